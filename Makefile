@@ -1,0 +1,65 @@
+# Pinecrest Outfitters assistant. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+MODEL := models/assistant.tar.gz
+TRAINING_INPUTS := config.yml $(wildcard domain/*.yml data/*/*.yml custom_components/*.py)
+
+.PHONY: help setup setup-rasa setup-model-server db validate train shell run action-server \
+        model-server test test-nlu test-stories test-python test-model-server bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+setup: setup-rasa setup-model-server db ## create both environments and the order database
+
+setup-rasa: ## the Rasa + action server environment (.venv/rasa, Python 3.10)
+	@scripts/setup_rasa_env.sh
+
+setup-model-server: ## the model server environment (.venv/llm, Python 3.11 + torch)
+	@scripts/setup_model_server_env.sh
+
+db: setup-rasa ## create and seed the order database (DATABASE_URL, default var/shop.db)
+	@source scripts/defaults.sh && .venv/rasa/bin/python -m actions.seed
+
+validate: setup-rasa ## check the training data (fails on warnings)
+	@source scripts/defaults.sh && .venv/rasa/bin/rasa data validate --domain domain --fail-on-warnings
+
+train: setup-rasa $(MODEL) ## train the assistant when data or config changed
+
+$(MODEL): $(TRAINING_INPUTS)
+	@scripts/train.sh
+
+shell: setup train ## chat with the assistant in this terminal (main job)
+	@scripts/run_assistant.sh shell
+
+run: setup train ## serve REST (and the other channels) on 127.0.0.1:5005
+	@scripts/run_assistant.sh run
+
+action-server: setup-rasa db ## run only the action server on 127.0.0.1:5055
+	@source scripts/defaults.sh && SANIC_HOST=$$ACTION_SERVER_HOST .venv/rasa/bin/rasa run actions --actions actions --port $$ACTION_SERVER_PORT
+
+model-server: setup-model-server ## run only the model server on 127.0.0.1:8000
+	@source scripts/defaults.sh && .venv/llm/bin/python -m model_server --host $$MODEL_SERVER_HOST --port $$MODEL_SERVER_PORT
+
+test: ## run every test: what CI runs (.ci/run)
+	@scripts/test.sh
+
+test-nlu: train ## held-out NLU evaluation with thresholds (reports in results/nlu)
+	@scripts/test.sh nlu
+
+test-stories: train ## end-to-end test stories (fails on prediction errors)
+	@scripts/test.sh stories
+
+test-python: train ## unit and integration tests of actions, components and channels
+	@scripts/test.sh python
+
+test-model-server: setup-model-server ## the model server's tests against the real model
+	@scripts/test.sh model-server
+
+bench: setup-model-server ## model server benchmark (results in benchmarks/)
+	@.venv/llm/bin/python benchmarks/bench_model_server.py
+
+clean: ## remove trained models, results and the local database (keeps environments)
+	rm -rf models results var

@@ -1,0 +1,1 @@
+"""Custom actions for the Pinecrest Outfitters assistant (served by rasa-sdk)."""

@@ -1,0 +1,233 @@
+"""What happens when an order form is complete: answer, cancel, register a
+return. Every answer comes from the order database; every action clears the
+form's slots so that the next request starts fresh."""
+from datetime import date
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.config import get_settings
+from actions.formatting import describe_order, format_date
+from actions.forms import load_order
+from actions.order_policy import ReturnDecision, can_cancel, return_deadline, return_decision
+from actions.orders_db import OrderStatus
+from actions.services import in_thread, order_repository
+
+NOT_FOUND = "Sorry, I couldn't find that order any more. Could you check the number?"
+
+
+def clear_slots(*names: Text) -> List[Dict[Text, Any]]:
+    return [SlotSet(name, None) for name in names]
+
+
+class ActionOrderStatus(Action):
+    def name(self) -> Text:
+        return "action_order_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        order = await load_order(tracker.get_slot("order_id"))
+        if order is None:
+            dispatcher.utter_message(text=NOT_FOUND)
+            return clear_slots("order_id")
+        message = describe_order(order)
+        deadline = return_deadline(order, get_settings().return_window_days)
+        if order.status is OrderStatus.DELIVERED and deadline >= date.today():
+            message += f" You can return items until {format_date(deadline)}."
+        dispatcher.utter_message(text=message)
+        return clear_slots("order_id")
+
+
+class ActionAskCancelConfirm(Action):
+    """Asks for confirmation, naming what would be cancelled."""
+
+    def name(self) -> Text:
+        return "action_ask_cancel_confirm"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        order = await load_order(tracker.get_slot("order_id"))
+        what = f"Order #{order.order_id} ({order.item_summary}, {order.total})" if order else "This order"
+        dispatcher.utter_message(
+            text=f"{what} hasn't shipped yet, so I can still cancel it. Shall I cancel it?",
+            buttons=[
+                {"title": "Yes, cancel it", "payload": "/affirm"},
+                {"title": "No, keep it", "payload": "/deny"},
+            ],
+        )
+        return []
+
+
+class ActionCancelOrder(Action):
+    def name(self) -> Text:
+        return "action_cancel_order"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        events = clear_slots("order_id", "cancel_confirm")
+        order = await load_order(tracker.get_slot("order_id"))
+        if order is None:
+            dispatcher.utter_message(text=NOT_FOUND)
+            return events
+
+        if not can_cancel(order):
+            dispatcher.utter_message(text=self._refusal(order))
+            return events
+        if not tracker.get_slot("cancel_confirm"):
+            dispatcher.utter_message(
+                text=f"Okay, I haven't cancelled anything. Order #{order.order_id} stays as it is."
+            )
+            return events
+
+        cancelled = await in_thread(order_repository().cancel_order, order.order_id, date.today())
+        if cancelled:
+            dispatcher.utter_message(
+                text=f"Done: order #{order.order_id} is cancelled. You haven't been charged, "
+                "because we only charge your card when an order ships. "
+                "A confirmation e-mail is on its way."
+            )
+        else:
+            # it shipped between the question and the answer
+            dispatcher.utter_message(
+                text=f"Sorry, order #{order.order_id} left our warehouse in the meantime, "
+                "so it can no longer be cancelled. Once it arrives you can return it "
+                f"within {get_settings().return_window_days} days."
+            )
+        return events
+
+    @staticmethod
+    def _refusal(order) -> Text:
+        window = get_settings().return_window_days
+        if order.status is OrderStatus.SHIPPED:
+            return (
+                f"Order #{order.order_id} already shipped on {format_date(order.shipped_on)}, "
+                "so it can't be cancelled any more. Once it arrives you can return it "
+                f"within {window} days for a refund."
+            )
+        if order.status is OrderStatus.DELIVERED:
+            return (
+                f"Order #{order.order_id} was delivered on {format_date(order.delivered_on)}, "
+                f"so it can't be cancelled, but you can return it within {window} days "
+                "of delivery. Just say \"I want to return it\"."
+            )
+        return f"Order #{order.order_id} was already cancelled on {format_date(order.cancelled_on)}."
+
+
+class ActionSubmitReturn(Action):
+    def name(self) -> Text:
+        return "action_submit_return"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        events = clear_slots("order_id", "return_reason")
+        order = await load_order(tracker.get_slot("order_id"))
+        if order is None:
+            dispatcher.utter_message(text=NOT_FOUND)
+            return events
+
+        window = get_settings().return_window_days
+        decision = return_decision(order, date.today(), window)
+        if decision is not ReturnDecision.ALLOWED:
+            dispatcher.utter_message(text=self._refusal(order, decision, window))
+            return events
+
+        repository = order_repository()
+        existing = await in_thread(repository.find_return, order.order_id)
+        if existing is not None:
+            dispatcher.utter_message(
+                text=f"There's already a return for order #{order.order_id} "
+                f"(return number {existing.rma}). The label is in your e-mail."
+            )
+            return events
+
+        request = await in_thread(
+            repository.create_return, order.order_id, tracker.get_slot("return_reason")
+        )
+        dispatcher.utter_message(
+            text=f"Your return for order #{order.order_id} is registered, return number "
+            f"{request.rma}. We've e-mailed you a free return label. Please send the items "
+            "unworn with their tags; the refund goes to your original payment method within "
+            "5-7 business days after the return arrives."
+        )
+        return events
+
+    @staticmethod
+    def _refusal(order, decision: ReturnDecision, window: int) -> Text:
+        if decision is ReturnDecision.NOT_SHIPPED:
+            return (
+                f"Order #{order.order_id} hasn't shipped yet, so there's nothing to return. "
+                "I can cancel it instead: just say \"cancel my order\"."
+            )
+        if decision is ReturnDecision.IN_TRANSIT:
+            return (
+                f"Order #{order.order_id} is still on its way (expected "
+                f"{format_date(order.expected_delivery)}). Once it's delivered you have "
+                f"{window} days to return it."
+            )
+        if decision is ReturnDecision.CANCELLED:
+            return f"Order #{order.order_id} was cancelled, so there's nothing to return."
+        return (
+            f"Order #{order.order_id} was delivered on {format_date(order.delivered_on)}, "
+            f"more than {window} days ago, so it's outside our return window. If an item is "
+            "faulty, our 2-year warranty may cover it: ask for a human and we'll look into it."
+        )
+
+
+class ActionClearOrderSlots(Action):
+    """After the user stops a form: forget what it had collected."""
+
+    def name(self) -> Text:
+        return "action_clear_order_slots"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        return clear_slots("order_id", "cancel_confirm", "return_reason")
+
+
+# What each form says when it asks for the order number.
+ORDER_ID_QUESTIONS = {
+    "order_status_form": "Sure, I can check that. What's your order number? It has five digits, like 10023.",
+    "cancel_order_form": "I can help you cancel. Which order is it? Please give me the five-digit order number.",
+    "return_form": "Let's start your return. What's the order number? "
+    "It's the five-digit number in your confirmation e-mail.",
+}
+
+
+class ActionAskOrderId(Action):
+    def name(self) -> Text:
+        return "action_ask_order_id"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        form = (tracker.active_loop or {}).get("name")
+        dispatcher.utter_message(
+            text=ORDER_ID_QUESTIONS.get(form, "What's your five-digit order number?")
+        )
+        return []
+
+
+class ActionAskReturnReason(Action):
+    def name(self) -> Text:
+        return "action_ask_return_reason"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        order_id = tracker.get_slot("order_id")
+        dispatcher.utter_message(
+            text=f"Order #{order_id} can be returned. Why are you sending it back? "
+            "For example: wrong size, damaged, not as described, or changed my mind.",
+            buttons=[
+                {"title": reason, "payload": reason}
+                for reason in ("Wrong size", "Damaged", "Not as described", "Changed my mind")
+            ],
+        )
+        return []

@@ -1,0 +1,47 @@
+# Local defaults for every setting, in one place. Sourced by the other
+# scripts; a variable already set in the environment wins.
+# shellcheck shell=bash
+
+# services
+: "${ACTION_SERVER_HOST:=127.0.0.1}"   # the action server has no auth: keep it on loopback/private networks
+: "${ACTION_SERVER_PORT:=5055}"
+: "${ACTION_ENDPOINT_URL:=http://${ACTION_SERVER_HOST}:${ACTION_SERVER_PORT}/webhook}"
+: "${RASA_HOST:=127.0.0.1}"
+: "${RASA_PORT:=5005}"
+: "${MODEL_SERVER_HOST:=127.0.0.1}"
+: "${MODEL_SERVER_PORT:=8000}"
+: "${MODEL_SERVER_URL:=http://${MODEL_SERVER_HOST}:${MODEL_SERVER_PORT}/v1}"
+
+
+# tracker store: in memory unless TRACKER_STORE_TYPE=sql
+: "${TRACKER_STORE_TYPE:=rasa.core.tracker_store.InMemoryTrackerStore}"
+: "${TRACKER_STORE_DIALECT:=postgresql}"
+: "${TRACKER_STORE_HOST:=127.0.0.1}"
+: "${TRACKER_STORE_PORT:=5432}"
+: "${TRACKER_STORE_DB:=rasa}"
+: "${TRACKER_STORE_USERNAME:=postgres}"
+: "${TRACKER_STORE_PASSWORD:=}"
+
+# lock store: in memory unless LOCK_STORE_TYPE=redis
+: "${LOCK_STORE_TYPE:=in_memory}"
+: "${LOCK_STORE_HOST:=127.0.0.1}"
+: "${LOCK_STORE_PORT:=6379}"
+: "${LOCK_STORE_DB:=1}"
+: "${LOCK_STORE_KEY_PREFIX:=pinecrest}"
+
+# never reach for a model hub; no telemetry
+: "${HF_HUB_OFFLINE:=1}"
+: "${TRANSFORMERS_OFFLINE:=1}"
+: "${RASA_TELEMETRY_ENABLED:=false}"
+: "${SQLALCHEMY_SILENCE_UBER_WARNING:=1}"
+
+export ACTION_SERVER_HOST ACTION_SERVER_PORT ACTION_ENDPOINT_URL RASA_HOST RASA_PORT \
+  MODEL_SERVER_HOST MODEL_SERVER_PORT MODEL_SERVER_URL \
+  TRACKER_STORE_TYPE TRACKER_STORE_DIALECT TRACKER_STORE_HOST TRACKER_STORE_PORT \
+  TRACKER_STORE_DB TRACKER_STORE_USERNAME TRACKER_STORE_PASSWORD \
+  LOCK_STORE_TYPE LOCK_STORE_HOST LOCK_STORE_PORT LOCK_STORE_DB LOCK_STORE_KEY_PREFIX \
+  HF_HUB_OFFLINE TRANSFORMERS_OFFLINE RASA_TELEMETRY_ENABLED SQLALCHEMY_SILENCE_UBER_WARNING
+
+# quieter logs: Rasa 3.6's dependencies print many deprecation warnings
+: "${PYTHONWARNINGS:=ignore::DeprecationWarning}"
+export PYTHONWARNINGS

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# test.sh [STAGE ...]: runs every test stage (what CI runs), or the named ones.
+# Each stage bootstraps what it needs; reports and screenshots go to results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/defaults.sh
+export PROJECT_ROOT=$PWD
+
+all_stages=(setup validate train nlu stories python model-server)
+stages=("$@")
+(( ${#stages[@]} )) || stages=("${all_stages[@]}")
+mkdir -p results
+
+stage_setup() {
+  scripts/setup_rasa_env.sh
+  scripts/setup_model_server_env.sh
+}
+
+stage_validate() {
+  .venv/rasa/bin/rasa data validate --domain domain --fail-on-warnings
+}
+
+stage_train() {
+  scripts/train.sh
+}
+
+stage_nlu() {
+  # held-out NLU set: intent macro-F1 and order_id F1, confusion matrix in results/nlu
+  rm -rf results/nlu
+  .venv/rasa/bin/rasa test nlu --nlu tests/nlu_test.yml --model models/assistant.tar.gz \
+    --out results/nlu
+  .venv/rasa/bin/python scripts/check_nlu_report.py results/nlu
+}
+
+stage_stories() {
+  # end-to-end test stories with real user text; any wrong prediction fails
+  rm -rf results/stories
+  .venv/rasa/bin/rasa test core --stories tests/stories --model models/assistant.tar.gz \
+    --endpoints endpoints.yml --out results/stories --fail-on-prediction-errors
+}
+
+stage_python() {
+  .venv/rasa/bin/python -m pytest tests -q -p no:cacheprovider --junitxml=results/pytest-rasa.xml
+}
+
+stage_model_server() {
+  .venv/llm/bin/python -m pytest model_server/tests -q -p no:cacheprovider \
+    --junitxml=results/pytest-model-server.xml
+}
+
+passed=0; failed=0; summary=()
+for stage in "${stages[@]}"; do
+  echo; echo "==================== stage: $stage ===================="
+  start=$(date +%s)
+  if "stage_${stage//-/_}"; then
+    passed=$((passed + 1)); result=ok
+  else
+    failed=$((failed + 1)); result=FAILED
+  fi
+  summary+=("$(printf '%-14s %-7s %4d s' "$stage" "$result" $(( $(date +%s) - start )))")
+  # later stages need the environments and the model
+  if [[ $result == FAILED && $stage =~ ^(setup|train)$ ]]; then break; fi
+done
+
+echo; echo "==================== summary ===================="
+printf '%s\n' "${summary[@]}"
+echo "stages: $passed passed, $failed failed"
+(( failed == 0 ))
