@@ -6,7 +6,7 @@ MODEL := models/assistant.tar.gz
 TRAINING_INPUTS := config.yml $(wildcard domain/*.yml data/*/*.yml custom_components/*.py)
 
 .PHONY: help setup setup-rasa setup-model-server db validate train shell run action-server \
-        model-server test test-nlu test-stories test-python test-model-server bench clean
+        model-server test test-nlu test-stories test-python test-model-server evaluate bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -57,6 +57,9 @@ test-python: train ## unit and integration tests of actions, components and chan
 
 test-model-server: setup-model-server ## the model server's tests against the real model
 	@scripts/test.sh model-server
+
+evaluate: setup train ## evaluate the LLM fallback on the whole set (updates tests/evaluation/results)
+	@source scripts/defaults.sh && .venv/rasa/bin/python -m tests.evaluation.evaluate --out tests/evaluation/results
 
 bench: setup-model-server ## model server benchmark (results in benchmarks/)
 	@.venv/llm/bin/python benchmarks/bench_model_server.py

@@ -18,6 +18,20 @@ class Settings:
     database_url: str
     # days after delivery during which an item can be returned
     return_window_days: int
+    # OpenAI-compatible model server (ours, or vLLM/TGI at scale)
+    model_server_url: str
+    chat_model: str
+    embedding_model: str
+    # the whole LLM fallback must answer within this many seconds; well below
+    # Rasa's lock lifetime (60 s), so a stuck model never blocks a conversation
+    llm_deadline_s: float
+    # embeddings are on the path of every fallback: keep their wait short
+    embedding_timeout_s: float
+    llm_max_tokens: int
+    # the shop's documents the fallback answers from
+    knowledge_base_dir: Path
+    # where the embedded knowledge base is cached between restarts
+    knowledge_index_path: Path
 
 
 @lru_cache(maxsize=1)
@@ -26,4 +40,14 @@ def get_settings() -> Settings:
     return Settings(
         database_url=os.environ.get("DATABASE_URL", default_db),
         return_window_days=int(os.environ.get("RETURN_WINDOW_DAYS", "30")),
+        model_server_url=os.environ.get("MODEL_SERVER_URL", "http://127.0.0.1:8000/v1").rstrip("/"),
+        chat_model=os.environ.get("LLM_CHAT_MODEL", "smollm2-135m-instruct"),
+        embedding_model=os.environ.get("LLM_EMBEDDING_MODEL", "all-minilm-l6-v2"),
+        llm_deadline_s=float(os.environ.get("LLM_DEADLINE_S", "12")),
+        embedding_timeout_s=float(os.environ.get("LLM_EMBEDDING_TIMEOUT_S", "2")),
+        llm_max_tokens=int(os.environ.get("LLM_MAX_TOKENS", "80")),
+        knowledge_base_dir=Path(os.environ.get("KNOWLEDGE_BASE_DIR", PROJECT_ROOT / "knowledge_base")),
+        knowledge_index_path=Path(
+            os.environ.get("KNOWLEDGE_INDEX_PATH", PROJECT_ROOT / "var" / "knowledge_index.json")
+        ),
     )

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/defaults.sh
 export PROJECT_ROOT=$PWD
 
-all_stages=(setup validate train nlu stories python model-server)
+all_stages=(setup validate train nlu stories python model-server evaluation)
 stages=("$@")
 (( ${#stages[@]} )) || stages=("${all_stages[@]}")
 mkdir -p results
@@ -46,6 +46,13 @@ stage_python() {
 stage_model_server() {
   .venv/llm/bin/python -m pytest model_server/tests -q -p no:cacheprovider \
     --junitxml=results/pytest-model-server.xml
+}
+
+stage_evaluation() {
+  # the LLM fallback through the real stack, on a sample that fits in CI
+  # (`make evaluate` runs the whole set and updates tests/evaluation/results)
+  .venv/rasa/bin/python -m tests.evaluation.evaluate --sample "${EVAL_SAMPLE:-12}" \
+    --out results/evaluation
 }
 
 passed=0; failed=0; summary=()
