@@ -87,6 +87,12 @@ class FallbackServices:
             self._embedding = asyncio.create_task(self._embed(self._knowledge, settings))
         return self._knowledge
 
+    async def close(self) -> None:
+        if self._embedding is not None and not self._embedding.done():
+            self._embedding.cancel()
+        if self._client is not None:
+            await self._client.close()
+
     async def _embed(self, knowledge: KnowledgeBase, settings: Settings) -> None:
         try:
             embedded = await knowledge.embedded_copy(
