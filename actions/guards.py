@@ -126,7 +126,9 @@ def check_output(answer: str, sources: str, max_chars: int = MAX_ANSWER_CHARS) -
         if not sentence:
             continue
         unsupported = (_tokens(NUMBER, sentence) - allowed_numbers) | (_tokens(MONTH, sentence) - allowed_months)
-        if unsupported:
+        if sentence.lower() in (k.lower() for k in kept):
+            dropped.append(f"repeated: {sentence}")
+        elif unsupported:
             dropped.append(f"unsupported {sorted(unsupported)}: {sentence}")
         elif ORDER_STATUS_CLAIM.search(sentence):
             dropped.append(f"order status claim: {sentence}")

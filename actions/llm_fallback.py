@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.config import Settings, get_settings
 from actions.guards import GUARD_REPLIES, NUMBER, check_input, check_output, mostly_cjk
-from actions.knowledge_base import Hit, KnowledgeBase
+from actions.knowledge_base import Hit, KnowledgeBase, words
 from actions.model_client import ModelClient, ModelServerError
 
 logger = logging.getLogger(__name__)
@@ -150,12 +150,15 @@ def extractive_answer(hit: Hit, max_sentences: int = 2) -> str:
     return " ".join(hit.ranked_sentences[:max_sentences])
 
 
-def keeps_key_facts(answer: str, key_sentence: str) -> bool:
-    """An answer to a knowledge question must repeat the numbers of the
-    passage sentence that answers it (prices, days, percentages)."""
+def keeps_key_facts(answer: str, key_sentence: str, min_overlap: float = 0.8) -> bool:
+    """Is a generated answer faithful to the passage sentence that answers the
+    question? It must repeat that sentence's numbers (prices, days) and most of
+    its content words; otherwise the sentence itself is the better answer."""
     needed = {m.group(0).strip("$%.,") for m in NUMBER.finditer(key_sentence)}
     present = {m.group(0).strip("$%.,") for m in NUMBER.finditer(answer)}
-    return needed <= present and len(answer) >= 20
+    key_words, answer_words = set(words(key_sentence)), set(words(answer))
+    overlap = len(key_words & answer_words) / len(key_words) if key_words else 1.0
+    return needed <= present and overlap >= min_overlap
 
 
 class ActionLLMFallback(Action):

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/defaults.sh
 export PROJECT_ROOT=$PWD
+# progress bars stay, but in CI's log one line a minute is enough
+if [[ -n ${CI:-} ]]; then export TQDM_MININTERVAL=60; fi
 
 all_stages=(setup validate train nlu stories python model-server evaluation)
 stages=("$@")
@@ -14,6 +16,8 @@ mkdir -p results
 stage_setup() {
   scripts/setup_rasa_env.sh
   scripts/setup_model_server_env.sh
+  scripts/setup_webchat.sh   # the chat widget from npm (tests/channels)
+  scripts/setup_chromium.sh  # the browser of the web chat test
 }
 
 stage_validate() {
