@@ -31,7 +31,7 @@ stage_train() {
 stage_nlu() {
   # held-out NLU set: intent macro-F1 and order_id F1, confusion matrix in results/nlu
   rm -rf results/nlu
-  .venv/rasa/bin/rasa test nlu --nlu tests/nlu_test.yml --model models/assistant.tar.gz \
+  .venv/rasa/bin/rasa test nlu --nlu tests/nlu_test.yml --model models/assistant.tar.gz --domain domain \
     --out results/nlu
   .venv/rasa/bin/python scripts/check_nlu_report.py results/nlu
 }
@@ -63,7 +63,12 @@ passed=0; failed=0; summary=()
 for stage in "${stages[@]}"; do
   echo; echo "==================== stage: $stage ===================="
   start=$(date +%s)
-  if "stage_${stage//-/_}"; then
+  # a subshell with errexit: any failing command fails the stage
+  set +e
+  ( set -e; "stage_${stage//-/_}" )
+  status=$?
+  set -e
+  if (( status == 0 )); then
     passed=$((passed + 1)); result=ok
   else
     failed=$((failed + 1)); result=FAILED
