@@ -20,10 +20,17 @@ from typing import List, Optional, Tuple
 INPUT_RULES: List[Tuple[str, re.Pattern]] = [
     ("injection", re.compile(
         r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instructions?|rules?|prompts?|guidelines|"
-        r"programming|restrictions|previous|above|everything)\b", re.I)),
+        r"programming|restrictions|previous|above|everything)\b|^\W*(system|admin|developer|assistant)\s*:|"
+        r"\bnew (instruction|rule|policy)s?\b|</?(context|system|instructions?)>|"
+        r"\b(admin|administrator|developer|manager|owner|ceo)\b.{0,20}\b(says|said|told|wants|instructs|orders)\b",
+        re.I)),
     ("reveal_instructions", re.compile(
         r"\b(system prompt|your (instructions|prompt|rules|guidelines|configuration|initial prompt)|"
-        r"(print|show|reveal|repeat|tell me|output|display|leak)\b.{0,30}\b(prompt|instructions|rules)\b)", re.I)),
+        r"(print|show|reveal|repeat|tell me|output|display|leak)\b.{0,30}\b(prompt|instructions|rules)\b|"
+        r"(instructions|prompt|rules|guidelines)\b.{0,30}\b(were you|you were|you've been|you have been)\b.{0,20}"
+        r"\b(given|told|programmed|trained)|repeat (them|it|everything) (word for word|verbatim)|"
+        r"(print|repeat|show|output) everything (above|before)|\bapi key\b|\btemperature setting|"
+        r"which (llm|model|ai) are you)", re.I)),
     ("jailbreak", re.compile(
         r"\b(DAN|jailbreak|jailbroken|developer mode|do anything now|no (rules|restrictions|limits|filters)|"
         r"without (any )?(rules|restrictions|filters)|pretend (to be|you are|you're)|you are now|"
@@ -35,6 +42,8 @@ INPUT_RULES: List[Tuple[str, re.Pattern]] = [
         r"\b(customers?|users?|people|buyers?)\b.{0,40}\b(orders?|data|details|info|information|"
         r"addresses|e-?mails?)\b)|\bwho (ordered|bought|placed)\b", re.I)),
     ("invented_order_facts", re.compile(
+        r"\bmake (something|it|stuff|one) up\b|\bpromise me\b|\bconfirm that (my|the|your)\b|"
+        r"\bsay that (i|you|my|the)\b|"
         r"(\b(make (something|it|one) up|just (say|tell me|pretend|confirm)|invent|guess|"
         r"say (that )?(it|my order|the order)|tell me (that )?(it|my order|order \d+)|confirm (that )?"
         r"(it|my order|order))\b.{0,60}\b(ship|shipped|deliver|delivered|arriv|cancel|refund|status|"
@@ -42,7 +51,8 @@ INPUT_RULES: List[Tuple[str, re.Pattern]] = [
         r"\b(give|generate|create|make|need|want|send)\b)|(\b(give|generate|create|make|send)\b.{0,30}"
         r"\b(discount|coupon|promo|voucher|free)\b.{0,20}\b(code|codes)\b)", re.I)),
     ("abuse", re.compile(
-        r"\b(fuck\w*|shit\w*|bitch\w*|bastard|asshole|idiot|stupid bot|moron|dumbass|kill yourself)\b", re.I)),
+        r"\b(fuck\w*|shit\w*|bitch\w*|bastard|asshole|idiot|stupid|moron|dumbass|kill yourself|useless bot|"
+        r"piece of (junk|garbage|crap)|insulting (message|letter|email))\b", re.I)),
 ]
 
 GUARD_REPLIES = {

@@ -13,6 +13,7 @@ canned reply. The bot message's metadata records what happened.
 """
 import asyncio
 import logging
+import re
 import time
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -27,6 +28,7 @@ from actions.model_client import ModelClient, ModelServerError
 logger = logging.getLogger(__name__)
 
 ACTION_NAME = "action_llm_fallback"
+ORDER_NUMBER = re.compile(r"(?<!\d)\d{5}(?!\d)")
 HISTORY_TURNS = 4  # user and bot messages given to the model as context
 FALLBACKS_BEFORE_HANDOFF = 3
 # a passage at least this similar (cosine) to the question answers it
@@ -133,10 +135,18 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
     return count
 
 
-def conversation_text(tracker: Tracker) -> str:
-    return " ".join(
-        event.get("text") or "" for event in tracker.events if event.get("event") in ("user", "bot")
-    )
+def conversation_facts(tracker: Tracker) -> str:
+    """What the answer may repeat from the conversation: everything the bot
+    said (it came from the order system) and the order numbers the user gave,
+    but not the user's other claims ("returns are accepted for 365 days")."""
+    said = []
+    for event in tracker.events:
+        text = event.get("text") or ""
+        if event.get("event") == "bot":
+            said.append(text)
+        elif event.get("event") == "user":
+            said.extend(ORDER_NUMBER.findall(text))
+    return " ".join(said)
 
 
 def knowledge_answers(hits: List[Hit], method: str) -> bool:
@@ -230,7 +240,7 @@ class ActionLLMFallback(Action):
                 return extractive_answer(hits[0])
             return CANNED_UNAVAILABLE
 
-        sources = " ".join(h.passage.text for h in passages) + " " + conversation_text(tracker)
+        sources = " ".join(h.passage.text for h in passages) + " " + conversation_facts(tracker)
         checked = check_output(answer, sources)
         record["dropped"] = checked.dropped
         if grounded:

@@ -194,9 +194,13 @@ class ActionClearOrderSlots(Action):
 # What each form says when it asks for the order number.
 ORDER_ID_QUESTIONS = {
     "order_status_form": "Sure, I can check that. What's your order number? It has five digits, like 10023.",
-    "cancel_order_form": "I can help you cancel. Which order is it? Please give me the five-digit order number.",
-    "return_form": "Let's start your return. What's the order number? "
-    "It's the five-digit number in your confirmation e-mail.",
+    "cancel_order_form": "I can help with that. An order can be cancelled while it is still processing; "
+    "your card is only charged when the order ships. Once it has shipped it can't be cancelled, "
+    "but you can return it instead. Which order is it? Please give me the five-digit order number.",
+    "return_form": "Items can be returned within 30 days of delivery, unworn and unused with tags "
+    "attached; US return labels are free, and the refund goes to your original payment method "
+    "within 5-7 business days after the return arrives. Let's start your return: what's the "
+    "order number? It's the five-digit number in your confirmation e-mail.",
 }
 
 

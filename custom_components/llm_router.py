@@ -7,7 +7,12 @@ intent's confidence and its gap to the runner-up) with two of its own:
 * lexical similarity to the in-scope training examples (TF-IDF over character
   n-grams, fitted at training time and persisted through model storage): a
   message unlike anything the assistant was trained on is out of scope even
-  when the classifier is confident.
+  when the classifier is confident;
+* a policy question, not a request: "can I return a sleeping bag I used
+  once?" reads like `return_item`, but starting a return form would not answer
+  it. When such a message (no order number) is closer to a sentence of the
+  shop's knowledge base than to any training example (TF-IDF over words),
+  the knowledge base should answer it.
 
 When any signal fires, the intent becomes `nlu_fallback` (as with Rasa's
 FallbackClassifier) and the decision with every signal and threshold is
@@ -20,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -33,6 +40,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import (
+    ENTITIES,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -49,13 +57,16 @@ THRESHOLD = "threshold"
 AMBIGUITY_THRESHOLD = "ambiguity_threshold"
 MIN_SIMILARITY = "min_similarity"
 OUT_OF_SCOPE_INTENTS = "out_of_scope_intents"
+KNOWLEDGE_BASE_DIR = "knowledge_base_dir"
+KNOWLEDGE_MARGIN = "knowledge_margin"
+KNOWLEDGE_QUESTION_INTENTS = "knowledge_question_intents"
 
 ROUTING_KEY = "llm_routing"  # where the decision is recorded in the parse data
-ROUTING_VERSION = "1"  # bump when the decision logic changes: retrains the model
+ROUTING_VERSION = "2"  # bump when the decision logic changes: retrains the model
 
-VOCABULARY_FILE = "vocabulary.json"
-IDF_FILE = "idf.npy"
-EXAMPLES_FILE = "examples.npz"
+EXAMPLES_INDEX = "examples"  # char n-grams of the in-scope training examples
+WORDS_INDEX = "words"  # words of the training examples ...
+KNOWLEDGE_INDEX = "knowledge"  # ... and of the knowledge base's sentences
 
 
 @DefaultV1Recipe.register(
@@ -66,7 +77,10 @@ class LLMRouter(GraphComponent, IntentClassifier):
 
     @classmethod
     def required_components(cls) -> List[type]:
-        return [IntentClassifier]
+        # Must come after the intent classifier in config.yml. Not declared as
+        # [IntentClassifier]: in the training graph a trainable component only
+        # follows the featurizers, so Rasa would refuse to train.
+        return []
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -80,28 +94,37 @@ class LLMRouter(GraphComponent, IntentClassifier):
             MIN_SIMILARITY: 0.2,
             # intents that mean "not for the structured flows"
             OUT_OF_SCOPE_INTENTS: ["out_of_scope"],
+            # the shop's documents (Markdown), relative to the project root
+            KNOWLEDGE_BASE_DIR: "knowledge_base",
+            # a question goes to the knowledge base when its best knowledge
+            # base sentence is this much more similar than its best example
+            KNOWLEDGE_MARGIN: 0.05,
+            # intents whose flow would not answer a policy question
+            KNOWLEDGE_QUESTION_INTENTS: [
+                "check_order_status", "cancel_order", "return_item", "human_handoff",
+            ],
         }
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        # the decision logic itself, beyond the config Rasa already hashes
-        return hashlib.sha256(
-            json.dumps([ROUTING_VERSION, config], sort_keys=True, default=str).encode()
-        ).hexdigest()
+        # the decision logic and the knowledge base, beyond the config Rasa hashes
+        digest = hashlib.sha256(json.dumps([ROUTING_VERSION, config], sort_keys=True, default=str).encode())
+        for path in _knowledge_files(config):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
 
     def __init__(
         self,
         config: Dict[Text, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        vectorizer: Optional[TfidfVectorizer] = None,
-        examples: Optional[scipy.sparse.csr_matrix] = None,
+        indexes: Optional[Dict[Text, "TfidfIndex"]] = None,
     ) -> None:
         self.component_config = config
         self._model_storage = model_storage
         self._resource = resource
-        self._vectorizer = vectorizer
-        self._examples = examples  # L2-normalised TF-IDF rows of in-scope examples
+        self._indexes = indexes or {}
 
     @classmethod
     def create(
@@ -123,21 +146,22 @@ class LLMRouter(GraphComponent, IntentClassifier):
             if example.get(INTENT) not in out_of_scope and example.get(TEXT)
         ]
         if not texts:
-            logger.warning("LLMRouter: no in-scope examples, similarity signal disabled.")
+            logger.warning("LLMRouter: no in-scope examples, similarity signals disabled.")
             return self._resource
 
-        self._vectorizer = _new_vectorizer()
-        self._examples = self._vectorizer.fit_transform(texts).tocsr()
+        self._indexes = {EXAMPLES_INDEX: TfidfIndex.fit(_char_vectorizer(), texts)}
+        sentences = _knowledge_sentences(self.component_config)
+        if sentences:
+            words = _word_vectorizer().fit(texts + sentences)
+            self._indexes[WORDS_INDEX] = TfidfIndex(words, words.transform(texts).tocsr())
+            self._indexes[KNOWLEDGE_INDEX] = TfidfIndex(words, words.transform(sentences).tocsr())
         self.persist()
         return self._resource
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / VOCABULARY_FILE).write_text(
-                json.dumps({term: int(i) for term, i in self._vectorizer.vocabulary_.items()})
-            )
-            np.save(directory / IDF_FILE, self._vectorizer.idf_)
-            scipy.sparse.save_npz(directory / EXAMPLES_FILE, self._examples)
+            for name, index in self._indexes.items():
+                index.save(directory, name)
 
     @classmethod
     def load(
@@ -148,19 +172,23 @@ class LLMRouter(GraphComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LLMRouter:
+        indexes = {}
         try:
             with model_storage.read_from(resource) as directory:
-                vocabulary = json.loads((directory / VOCABULARY_FILE).read_text())
-                vectorizer = _new_vectorizer(vocabulary)
-                vectorizer.idf_ = np.load(directory / IDF_FILE)
-                examples = scipy.sparse.load_npz(directory / EXAMPLES_FILE).tocsr()
-        except (ValueError, FileNotFoundError):
+                for name, vectorizer in (
+                    (EXAMPLES_INDEX, _char_vectorizer), (WORDS_INDEX, _word_vectorizer),
+                    (KNOWLEDGE_INDEX, _word_vectorizer),
+                ):
+                    if (directory / f"{name}.vocabulary.json").exists():
+                        indexes[name] = TfidfIndex.load(directory, name, vectorizer)
+        except ValueError:
+            pass
+        if EXAMPLES_INDEX not in indexes:
             logger.warning(
                 "LLMRouter: no persisted similarity data; routing on the "
                 "classifier's signals alone."
             )
-            return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, vectorizer, examples)
+        return cls(config, model_storage, resource, indexes)
 
     # inference --------------------------------------------------------------
 
@@ -179,14 +207,26 @@ class LLMRouter(GraphComponent, IntentClassifier):
         ranking = message.get(INTENT_RANKING_KEY) or []
         confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
         gap = _confidence_gap(ranking)
-        similarity = self._max_similarity(message.get(TEXT) or "")
+        text = message.get(TEXT) or ""
+        similarity = self._similarity(EXAMPLES_INDEX, text)
+        example_words = self._similarity(WORDS_INDEX, text)
+        knowledge_words = self._similarity(KNOWLEDGE_INDEX, text)
+        knowledge_question = (
+            intent.get(INTENT_NAME_KEY) in config[KNOWLEDGE_QUESTION_INTENTS]
+            and not message.get(ENTITIES)
+            and knowledge_words is not None
+            and knowledge_words > example_words + config[KNOWLEDGE_MARGIN]
+        )
 
         checks: List[Tuple[Text, bool]] = [
             ("empty_message", not (message.get(TEXT) or "").strip()),
             ("out_of_scope_intent", intent.get(INTENT_NAME_KEY) in config[OUT_OF_SCOPE_INTENTS]),
             ("low_confidence", confidence < config[THRESHOLD]),
             ("ambiguous", gap is not None and gap < config[AMBIGUITY_THRESHOLD]),
-            ("unlike_training_data", similarity is not None and similarity < config[MIN_SIMILARITY]),
+            # an order number alone ("40521") is in scope however it looks
+            ("unlike_training_data", similarity is not None and similarity < config[MIN_SIMILARITY]
+             and not message.get(ENTITIES)),
+            ("knowledge_question", knowledge_question),
         ]
         reasons = [name for name, fired in checks if fired]
         return {
@@ -196,30 +236,85 @@ class LLMRouter(GraphComponent, IntentClassifier):
                 "intent": intent.get(INTENT_NAME_KEY),
                 "confidence": round(confidence, 4),
                 "gap": None if gap is None else round(gap, 4),
-                "similarity": None if similarity is None else round(similarity, 4),
+                "similarity": _rounded(similarity),
+                "example_word_similarity": _rounded(example_words),
+                "knowledge_word_similarity": _rounded(knowledge_words),
             },
             "thresholds": {
                 THRESHOLD: config[THRESHOLD],
                 AMBIGUITY_THRESHOLD: config[AMBIGUITY_THRESHOLD],
                 MIN_SIMILARITY: config[MIN_SIMILARITY],
+                KNOWLEDGE_MARGIN: config[KNOWLEDGE_MARGIN],
             },
         }
 
-    def _max_similarity(self, text: Text) -> Optional[float]:
-        if self._vectorizer is None or self._examples is None:
-            return None
-        vector = self._vectorizer.transform([text])
+    def _similarity(self, index_name: Text, text: Text) -> Optional[float]:
+        index = self._indexes.get(index_name)
+        return None if index is None else index.max_similarity(text)
+
+
+class TfidfIndex:
+    """A fitted TF-IDF vectorizer and the L2-normalised rows it was fitted on,
+    stored as plain JSON/NumPy files (no pickles in the model archive)."""
+
+    def __init__(self, vectorizer: TfidfVectorizer, rows: scipy.sparse.csr_matrix) -> None:
+        self.vectorizer = vectorizer
+        self.rows = rows
+
+    @classmethod
+    def fit(cls, vectorizer: TfidfVectorizer, texts: List[Text]) -> "TfidfIndex":
+        return cls(vectorizer, vectorizer.fit_transform(texts).tocsr())
+
+    def max_similarity(self, text: Text) -> float:
+        vector = self.vectorizer.transform([text])
         if vector.nnz == 0:
             return 0.0
-        # rows are L2-normalised, so the dot product is the cosine similarity
-        return float((self._examples @ vector.T).max())
+        return float((self.rows @ vector.T).max())  # rows are unit length: cosine
+
+    def save(self, directory: Path, name: Text) -> None:
+        vocabulary = {term: int(i) for term, i in self.vectorizer.vocabulary_.items()}
+        (directory / f"{name}.vocabulary.json").write_text(json.dumps(vocabulary))
+        np.save(directory / f"{name}.idf.npy", self.vectorizer.idf_)
+        scipy.sparse.save_npz(directory / f"{name}.rows.npz", self.rows)
+
+    @classmethod
+    def load(cls, directory: Path, name: Text, new_vectorizer) -> "TfidfIndex":
+        vectorizer = new_vectorizer(json.loads((directory / f"{name}.vocabulary.json").read_text()))
+        vectorizer.idf_ = np.load(directory / f"{name}.idf.npy")
+        return cls(vectorizer, scipy.sparse.load_npz(directory / f"{name}.rows.npz").tocsr())
 
 
-def _new_vectorizer(vocabulary: Optional[Dict[Text, int]] = None) -> TfidfVectorizer:
+def _char_vectorizer(vocabulary: Optional[Dict[Text, int]] = None) -> TfidfVectorizer:
     return TfidfVectorizer(
         analyzer="char_wb", ngram_range=(2, 4), lowercase=True,
         sublinear_tf=True, vocabulary=vocabulary,
     )
+
+
+def _word_vectorizer(vocabulary: Optional[Dict[Text, int]] = None) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="word", ngram_range=(1, 2), lowercase=True, stop_words="english",
+        sublinear_tf=True, vocabulary=vocabulary,
+    )
+
+
+def _knowledge_files(config: Dict[Text, Any]) -> List[Path]:
+    directory = config.get(KNOWLEDGE_BASE_DIR)
+    return sorted(Path(directory).glob("*.md")) if directory else []
+
+
+def _knowledge_sentences(config: Dict[Text, Any]) -> List[Text]:
+    """The knowledge base's headings and sentences (one per line or per '.')."""
+    sentences = []
+    for path in _knowledge_files(config):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = re.sub(r"^[#\s*+-]+|\*\*", "", line).strip()
+            sentences.extend(s for s in re.split(r"(?<=[.!?])\s+", line) if len(s) > 3)
+    return sentences
+
+
+def _rounded(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(value, 4)
 
 
 def _confidence_gap(ranking: List[Dict[Text, Any]]) -> Optional[float]:

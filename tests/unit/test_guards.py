@@ -64,9 +64,15 @@ def test_order_status_claims_are_dropped():
 
 def test_markup_is_stripped_and_length_capped():
     assert strip_markup("**Hi** <b>there</b>, see [our page](http://x.example) `now`") == "Hi there, see our page now"
-    long_answer = " ".join(["This sentence has no numbers at all."] * 30)
-    checked = check_output(long_answer, "", max_chars=100)
-    assert checked.text == " ".join(["This sentence has no numbers at all."] * 2)
+    long_answer = " ".join(f"Sentence {word} has no numbers at all." for word in ("one", "two", "three", "four"))
+    checked = check_output(long_answer, "", max_chars=80)
+    assert checked.text == "Sentence one has no numbers at all. Sentence two has no numbers at all."
+
+
+def test_repeated_sentences_are_dropped():
+    checked = check_output("Gift cards never expire. Gift cards never expire.", "")
+    assert checked.text == "Gift cards never expire."
+    assert checked.dropped == ["repeated: Gift cards never expire."]
 
 
 def test_cjk_detection():
