@@ -6,7 +6,8 @@ MODEL := models/assistant.tar.gz
 TRAINING_INPUTS := config.yml $(wildcard domain/*.yml data/*/*.yml custom_components/*.py)
 
 .PHONY: help setup setup-rasa setup-model-server db validate train shell run action-server \
-        model-server test test-nlu test-stories test-python test-model-server evaluate bench clean
+        model-server test test-nlu test-stories test-python test-model-server evaluate bench clean \
+        setup-webchat webchat run-api test-channels
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -43,6 +44,15 @@ action-server: setup-rasa db ## run only the action server on 127.0.0.1:5055
 model-server: setup-model-server ## run only the model server on 127.0.0.1:8000
 	@source scripts/defaults.sh && .venv/llm/bin/python -m model_server --host $$MODEL_SERVER_HOST --port $$MODEL_SERVER_PORT
 
+setup-webchat: ## install the chat widget (rasa-webchat) from npm into webchat/
+	@scripts/setup_webchat.sh
+
+webchat: setup train setup-webchat ## the web chat page on 127.0.0.1:8080 next to the assistant
+	@scripts/run_webchat.sh
+
+run-api: setup train ## like run, plus the HTTP API: needs RASA_API_TOKEN and/or RASA_JWT_SECRET
+	@scripts/run_api.sh
+
 test: ## run every test: what CI runs (.ci/run)
 	@scripts/test.sh
 
@@ -57,6 +67,9 @@ test-python: train ## unit and integration tests of actions, components and chan
 
 test-model-server: setup-model-server ## the model server's tests against the real model
 	@scripts/test.sh model-server
+
+test-channels: train setup-webchat ## channel and security tests only (browser, Slack, HTTP API, shell)
+	@.venv/rasa/bin/python -m pytest tests/channels -q -p no:cacheprovider
 
 evaluate: setup train ## evaluate the LLM fallback on the whole set (updates tests/evaluation/results)
 	@source scripts/defaults.sh && .venv/rasa/bin/python -m tests.evaluation.evaluate --out tests/evaluation/results

@@ -29,6 +29,24 @@
 : "${LOCK_STORE_DB:=1}"
 : "${LOCK_STORE_KEY_PREFIX:=pinecrest}"
 
+# channels (credentials.yml, webchat/README-channels.md); secrets default to empty
+: "${CHANNEL_MAX_MESSAGE_CHARS:=2000}"     # longer messages get a polite reply, unprocessed
+: "${CHANNEL_MAX_REQUEST_BYTES:=1048576}"  # bigger request bodies are refused (413)
+: "${SLACK_BOT_TOKEN:=}"                   # Slack is off until token and signing secret are set
+: "${SLACK_SIGNING_SECRET:=}"
+: "${SLACK_CHANNEL:=}"
+: "${SLACK_API_BASE_URL:=https://slack.com/api/}"
+: "${WEBCHAT_HOST:=127.0.0.1}"             # the web chat page (make webchat)
+: "${WEBCHAT_PORT:=8080}"
+: "${WEBCHAT_SOCKET_URL:=http://${RASA_HOST}:${RASA_PORT}}"
+# HTTP API (make run-api): refused unless a token or a JWT secret is set
+: "${RASA_API_TOKEN:=}"
+: "${RASA_JWT_SECRET:=}"
+: "${RASA_JWT_METHOD:=HS256}"
+export CHANNEL_MAX_MESSAGE_CHARS CHANNEL_MAX_REQUEST_BYTES \
+  SLACK_BOT_TOKEN SLACK_SIGNING_SECRET SLACK_CHANNEL SLACK_API_BASE_URL \
+  WEBCHAT_HOST WEBCHAT_PORT WEBCHAT_SOCKET_URL RASA_API_TOKEN RASA_JWT_SECRET RASA_JWT_METHOD
+
 # never reach for a model hub; no telemetry
 : "${HF_HUB_OFFLINE:=1}"
 : "${TRANSFORMERS_OFFLINE:=1}"

@@ -35,7 +35,7 @@ scripts/wait_for_http.sh "http://$ACTION_SERVER_HOST:$ACTION_SERVER_PORT/health"
 
 case $mode in
   shell)
-    .venv/rasa/bin/rasa shell --model models --endpoints endpoints.yml \
+    .venv/rasa/bin/rasa shell --model models --endpoints endpoints.yml --interface "$RASA_HOST" \
       --credentials credentials.yml --port "$RASA_PORT" "$@"
     ;;
   run)

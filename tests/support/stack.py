@@ -45,6 +45,8 @@ def wait_until_up(url: str, timeout: float, process: Optional[subprocess.Popen] 
 def base_env(**overrides: str) -> Dict[str, str]:
     """The environment of scripts/defaults.sh, with overrides."""
     env = dict(os.environ)
+    # each stack runs its own action server; scripts/test.sh exports the default one
+    env.pop("ACTION_ENDPOINT_URL", None)
     env.update(
         PYTHONWARNINGS="ignore",
         RASA_TELEMETRY_ENABLED="false",
@@ -63,6 +65,13 @@ def base_env(**overrides: str) -> Dict[str, str]:
         LOCK_STORE_PORT="6379",
         LOCK_STORE_DB="1",
         LOCK_STORE_KEY_PREFIX="pinecrest-test",
+        # channels (credentials.yml): Slack off
+        CHANNEL_MAX_MESSAGE_CHARS="2000",
+        CHANNEL_MAX_REQUEST_BYTES="1048576",
+        SLACK_BOT_TOKEN="",
+        SLACK_SIGNING_SECRET="",
+        SLACK_CHANNEL="",
+        SLACK_API_BASE_URL="http://127.0.0.1:9/api/",  # nothing listens there
     )
     env.update(overrides)
     return env
@@ -77,6 +86,7 @@ class Stack:
     credentials: Path = PROJECT_ROOT / "credentials.yml"
     endpoints: Path = PROJECT_ROOT / "endpoints.yml"
     rasa_args: List[str] = field(default_factory=list)
+    model: Path = MODEL_PATH
     action_port: int = field(default_factory=free_port)
     rasa_port: int = field(default_factory=free_port)
     processes: List[subprocess.Popen] = field(default_factory=list)
@@ -100,7 +110,7 @@ class Stack:
         )
         rasa_server = self._spawn(
             "rasa-server",
-            [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL_PATH),
+            [str(VENV_BIN / "rasa"), "run", "--model", str(self.model),
              "--endpoints", str(self.endpoints), "--credentials", str(self.credentials),
              "--interface", "127.0.0.1", "--port", str(self.rasa_port), *self.rasa_args],
         )

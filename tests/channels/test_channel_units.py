@@ -1,0 +1,124 @@
+"""The channels' own logic, without a server: limits, polite replies,
+Slack's de-duplication, session ids, and the defaults that keep services on
+loopback."""
+import subprocess
+import time
+
+import pytest
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.exceptions import InvalidConfigException
+
+from channels import limits
+from channels.slack import SeenEvents, SlackInput
+from channels.socketio import valid_session_id
+from tests.support.stack import PROJECT_ROOT
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("where is order 10002?", None),
+    ("x" * 2000, None),
+    ("x" * 2001, "too long"),
+    ("", "couldn't read"),
+    ("   ", "couldn't read"),
+    (None, "couldn't read"),
+    (5, "couldn't read"),
+])
+def test_refusal(text, expected):
+    reply = limits.refusal(text, max_chars=2000)
+
+    assert reply is None if expected is None else expected in reply
+
+
+async def test_a_refused_message_is_answered_and_not_handled():
+    handled = []
+
+    async def on_new_message(message):
+        handled.append(message)
+
+    output = CollectingOutputChannel()
+    handle = limits.guarded(on_new_message, max_chars=10)
+
+    await handle(UserMessage("x" * 11, output, "u1"))
+    await handle(UserMessage("short", output, "u1"))
+
+    assert [m.text for m in handled] == ["short"]
+    assert len(output.messages) == 1 and "too long" in output.messages[0]["text"]
+
+
+@pytest.mark.parametrize("value, expected", [(None, 7), ("", 7), ("  ", 7), ("12", 12), (3, 3)])
+def test_positive_int(value, expected):
+    assert limits.positive_int({"key": value}, "key", 7) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many", "1.5"])
+def test_positive_int_refuses_nonsense(value):
+    with pytest.raises(InvalidConfigException):
+        limits.positive_int({"key": value}, "key", 7)
+
+
+def test_seen_events_by_any_key():
+    seen = SeenEvents()
+
+    assert seen.first_time("Ev1", "message:C1:1.0")
+    assert not seen.first_time("Ev1", None)  # a retry
+    assert not seen.first_time("Ev2", "message:C1:1.0")  # same message, other event
+    assert seen.first_time("Ev3", "message:C1:2.0")
+    assert seen.first_time(None, None)  # nothing to recognise it by: processed
+
+
+def test_seen_events_are_forgotten_after_their_time_and_beyond_the_size():
+    short = SeenEvents(ttl_seconds=0.05)
+    small = SeenEvents(max_size=2)
+
+    short.first_time("Ev1")
+    time.sleep(0.1)
+    for key in ("a", "b", "c"):
+        small.first_time(key)
+
+    assert short.first_time("Ev1")
+    assert not small.first_time("c") and small.first_time("a")  # "a" was dropped
+
+
+def test_slack_is_off_until_token_and_secret_are_set():
+    empty = {"slack_token": "", "slack_signing_secret": "", "slack_channel": "",
+             "slack_api_base_url": "", "max_message_chars": "", "max_request_bytes": ""}
+
+    assert SlackInput.from_credentials(empty).enabled is False
+    assert SlackInput.from_credentials({**empty, "slack_token": "xoxb-1"}).enabled is False
+    on = SlackInput.from_credentials({**empty, "slack_token": "xoxb-1",
+                                      "slack_signing_secret": "s"})
+    assert on.enabled is True and on.api_base_url == "https://slack.com/api/"
+
+
+def test_slack_replies_go_to_the_configured_web_api():
+    channel = SlackInput.from_credentials({"slack_token": "xoxb-1", "slack_signing_secret": "s",
+                                           "slack_api_base_url": "http://127.0.0.1:9/api/"})
+
+    output = channel.get_output_channel("D1")
+
+    assert output.client.base_url == "http://127.0.0.1:9/api/"
+    assert output.slack_channel == "D1"
+
+
+@pytest.mark.parametrize("value, valid", [
+    ("e712416692184b54810ddf79870f70c2", True), ("user-1:web.2", True), ("a b", False),
+    ("../x", False), ("", False), ("x" * 129, False), (None, False), (5, False),
+])
+def test_session_ids(value, valid):
+    assert valid_session_id(value) is valid
+
+
+def test_services_default_to_loopback():
+    """The action server has no authentication: scripts bind it (and the
+    rest) to loopback unless told otherwise."""
+    shown = subprocess.run(
+        ["bash", "-c", "unset ACTION_SERVER_HOST RASA_HOST WEBCHAT_HOST ACTION_ENDPOINT_URL; "
+         "source scripts/defaults.sh; echo $ACTION_SERVER_HOST $RASA_HOST $WEBCHAT_HOST "
+         "$ACTION_ENDPOINT_URL; echo \"[$RASA_API_TOKEN][$RASA_JWT_SECRET][$SLACK_BOT_TOKEN]"
+         "[$SLACK_SIGNING_SECRET]\""],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+    ).stdout.split("\n")
+
+    assert shown[0] == "127.0.0.1 127.0.0.1 127.0.0.1 http://127.0.0.1:5055/webhook"
+    assert shown[1] == "[][][][]"  # secrets default to empty
