@@ -1,0 +1,344 @@
+"""The three order forms' validation actions (actions/forms.py), against a
+seeded SQLite order database, called the way Rasa calls them."""
+
+import pytest
+from rasa_sdk.events import SlotSet
+
+from actions.forms import (
+    MAX_REASON_LENGTH,
+    ValidateCancelOrderForm,
+    ValidateOrderStatusForm,
+    ValidateReturnForm,
+)
+from tests.conftest import bot_message, load_tracker, user_message
+
+
+def malformed(shown: str) -> dict:
+    return bot_message(
+        f"\"{shown}\" isn't an order number: order numbers have five digits, like 10023. "
+        "You'll find yours in the confirmation e-mail."
+    )
+
+
+def not_found(order_id: str) -> dict:
+    return bot_message(
+        f"I couldn't find order {order_id}. Please check the number in your confirmation e-mail."
+    )
+
+
+ALL_FORMS = [ValidateOrderStatusForm, ValidateCancelOrderForm, ValidateReturnForm]
+ASKED = {
+    ValidateOrderStatusForm: "order_status_form_asked",
+    ValidateCancelOrderForm: "cancel_order_form_asked",
+    ValidateReturnForm: "return_form_asked",
+}
+
+
+def test_names_match_the_domain_forms(domain):
+    assert [form().name() for form in ALL_FORMS] == [
+        "validate_order_status_form", "validate_cancel_order_form", "validate_return_form",
+    ]
+    assert {form().form_name() for form in ALL_FORMS} == set(domain["forms"])
+
+
+# validate_order_id ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ALL_FORMS)
+async def test_validate_order_id_accepts_a_known_order(form, database_url, dispatcher, domain):
+    tracker = load_tracker(ASKED[form])
+    result = await form().validate_order_id("10002", dispatcher, tracker, domain)
+    assert result == {"order_id": "10002"}
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("typed", ["#10001", "# 10001", " 10001 ", "10 001", "10-001"])
+async def test_validate_order_id_normalises_how_people_type_numbers(
+    typed, database_url, dispatcher, domain
+):
+    tracker = load_tracker("order_status_form_asked")
+    result = await ValidateOrderStatusForm().validate_order_id(typed, dispatcher, tracker, domain)
+    assert result == {"order_id": "10001"}
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("order_id", ["99999", "00000", "10011"])
+async def test_validate_order_id_rejects_an_unknown_order(order_id, database_url, dispatcher, domain):
+    tracker = load_tracker("order_status_form_asked")
+    result = await ValidateOrderStatusForm().validate_order_id(order_id, dispatcher, tracker, domain)
+    assert result == {"order_id": None}
+    assert dispatcher.messages == [not_found(order_id)]
+
+
+@pytest.mark.parametrize(
+    "typed, shown",
+    [
+        ("1234", "1234"),
+        ("123456", "123456"),
+        ("#1234", "1234"),
+        ("abcde", "abcde"),
+        ("1000l", "1000l"),
+        # long input is cut to 20 characters in the reply
+        ("1" * 40, "1" * 20),
+    ],
+)
+async def test_validate_order_id_explains_a_malformed_number(
+    typed, shown, database_url, dispatcher, domain
+):
+    tracker = load_tracker("order_status_form_asked")
+    result = await ValidateOrderStatusForm().validate_order_id(typed, dispatcher, tracker, domain)
+    assert result == {"order_id": None}
+    assert dispatcher.messages == [malformed(shown)]
+
+
+# extract_order_id -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, extracted",
+    [
+        ("1234", "1234"),
+        ("my order is #123456", "123456"),
+        ("it's 10-002", "10002"),
+        ("order 10 002 please", "10002"),
+        ("7", "7"),
+    ],
+)
+async def test_extract_order_id_takes_the_digits_when_asked_and_no_entity(
+    text, extracted, database_url, dispatcher, domain
+):
+    tracker = load_tracker(
+        "order_status_form_asked", latest_message=user_message(text, "check_order_status")
+    )
+    result = await ValidateOrderStatusForm().extract_order_id(dispatcher, tracker, domain)
+    assert result == {"order_id": extracted}
+    assert dispatcher.messages == []
+
+
+async def test_extract_order_id_leaves_well_formed_numbers_to_the_entity(
+    database_url, dispatcher, domain
+):
+    message = user_message("it's 10002, or was it 1234", "check_order_status", order_id="10002")
+    tracker = load_tracker("order_status_form_asked", latest_message=message)
+    assert await ValidateOrderStatusForm().extract_order_id(dispatcher, tracker, domain) == {}
+
+
+async def test_extract_order_id_needs_digits(database_url, dispatcher, domain):
+    tracker = load_tracker(
+        "order_status_form_asked", latest_message=user_message("I don't know it", "deny")
+    )
+    assert await ValidateOrderStatusForm().extract_order_id(dispatcher, tracker, domain) == {}
+
+
+@pytest.mark.parametrize("requested_slot", ["cancel_confirm", None])
+async def test_extract_order_id_only_while_the_form_asks_for_it(
+    requested_slot, database_url, dispatcher, domain
+):
+    # e.g. "2" while the form asks for confirmation is not an order number
+    tracker = load_tracker(
+        "cancel_order_form_confirm",
+        slots={"requested_slot": requested_slot},
+        latest_message=user_message("2", "affirm"),
+    )
+    assert await ValidateCancelOrderForm().extract_order_id(dispatcher, tracker, domain) == {}
+
+
+# required_slots -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "order_id, required",
+    [
+        ("10001", ["order_id", "cancel_confirm"]),  # processing: ask to confirm
+        ("10002", ["order_id"]),  # shipped
+        ("10003", ["order_id"]),  # delivered
+        ("10004", ["order_id"]),  # already cancelled
+        (None, ["order_id", "cancel_confirm"]),
+        ("99999", ["order_id", "cancel_confirm"]),
+        ("1234", ["order_id", "cancel_confirm"]),
+    ],
+)
+async def test_cancel_form_asks_for_confirmation_only_when_cancelling_is_possible(
+    order_id, required, database_url, dispatcher, domain
+):
+    tracker = load_tracker("cancel_order_form_asked", slots={"order_id": order_id})
+    slots = await ValidateCancelOrderForm().required_slots(
+        ["order_id", "cancel_confirm"], dispatcher, tracker, domain
+    )
+    assert slots == required
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    "order_id, required",
+    [
+        ("10003", ["order_id", "return_reason"]),  # delivered 7 days ago
+        ("10010", ["order_id", "return_reason"]),  # delivered 20 days ago
+        ("10001", ["order_id"]),  # not shipped
+        ("10002", ["order_id"]),  # in transit
+        ("10004", ["order_id"]),  # cancelled
+        ("10005", ["order_id"]),  # delivered 60 days ago: window closed
+        (None, ["order_id", "return_reason"]),
+        ("99999", ["order_id", "return_reason"]),
+    ],
+)
+async def test_return_form_asks_for_a_reason_only_when_returnable(
+    order_id, required, database_url, dispatcher, domain
+):
+    tracker = load_tracker("return_form_asked", slots={"order_id": order_id})
+    slots = await ValidateReturnForm().required_slots(
+        ["order_id", "return_reason"], dispatcher, tracker, domain
+    )
+    assert slots == required
+    assert dispatcher.messages == []
+
+
+async def test_return_form_follows_the_configured_window(
+    database_url, dispatcher, domain, monkeypatch
+):
+    from actions.config import get_settings
+
+    monkeypatch.setenv("RETURN_WINDOW_DAYS", "5")
+    get_settings.cache_clear()
+    # 10003 was delivered 7 days ago: outside a 5-day window
+    tracker = load_tracker("return_form_asked", slots={"order_id": "10003"})
+    slots = await ValidateReturnForm().required_slots(
+        ["order_id", "return_reason"], dispatcher, tracker, domain
+    )
+    assert slots == ["order_id"]
+
+
+# validate_return_reason -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, kept",
+    [
+        ("Wrong size", "Wrong size"),
+        ("  the   zip\nbroke  ", "the zip broke"),
+        ("ok", "ok"),
+        ("x" * (MAX_REASON_LENGTH + 100), "x" * MAX_REASON_LENGTH),
+    ],
+)
+def test_validate_return_reason_keeps_a_tidy_reason(typed, kept, dispatcher, domain):
+    tracker = load_tracker("return_form_reason")
+    result = ValidateReturnForm().validate_return_reason(typed, dispatcher, tracker, domain)
+    assert result == {"return_reason": kept}
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "?", None])
+def test_validate_return_reason_asks_again_for_no_reason(typed, dispatcher, domain):
+    tracker = load_tracker("return_form_reason")
+    result = ValidateReturnForm().validate_return_reason(typed, dispatcher, tracker, domain)
+    assert result == {"return_reason": None}
+    assert dispatcher.messages == [
+        bot_message("Could you tell me in a few words why you're returning it?")
+    ]
+
+
+# run(): what Rasa's form action gets back ----------------------------------
+
+
+async def test_order_status_form_accepts_the_number(database_url, dispatcher, domain):
+    tracker = load_tracker("order_status_form_asked", slot_events={"order_id": "10002"})
+    events = await ValidateOrderStatusForm().run(dispatcher, tracker, domain)
+    # Rasa then finds no slot missing and submits the form
+    assert events == [SlotSet("order_id", "10002")]
+    assert dispatcher.messages == []
+
+
+async def test_order_status_form_extracts_and_rejects_a_malformed_number(
+    database_url, dispatcher, domain
+):
+    tracker = load_tracker(
+        "order_status_form_asked", latest_message=user_message("1234", "check_order_status")
+    )
+    events = await ValidateOrderStatusForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("order_id", None)]
+    assert dispatcher.messages == [malformed("1234")]
+
+
+async def test_order_status_form_rejects_an_unknown_number(database_url, dispatcher, domain):
+    message = user_message("99999", "check_order_status", order_id="99999")
+    tracker = load_tracker(
+        "order_status_form_asked", latest_message=message, slot_events={"order_id": "99999"}
+    )
+    events = await ValidateOrderStatusForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("order_id", None)]
+    assert dispatcher.messages == [not_found("99999")]
+
+
+async def test_cancel_form_goes_on_to_confirmation_for_a_processing_order(
+    database_url, dispatcher, domain
+):
+    tracker = load_tracker("cancel_order_form_asked", slot_events={"order_id": "10009"})
+    events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
+    # required slots unchanged: Rasa asks for cancel_confirm next
+    assert events == [SlotSet("order_id", "10009")]
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("order_id", ["10002", "10003", "10004"])
+async def test_cancel_form_ends_without_confirmation_when_cancelling_is_impossible(
+    order_id, database_url, dispatcher, domain
+):
+    message = user_message(order_id, "cancel_order", order_id=order_id)
+    tracker = load_tracker(
+        "cancel_order_form_asked", latest_message=message, slot_events={"order_id": order_id}
+    )
+    events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
+    # requested_slot None ends the form; action_cancel_order explains why
+    assert events == [SlotSet("order_id", order_id), SlotSet("requested_slot", None)]
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("answer, intent, confirmed", [("yes", "affirm", True), ("no", "deny", False)])
+async def test_cancel_form_keeps_the_confirmation(
+    answer, intent, confirmed, database_url, dispatcher, domain
+):
+    tracker = load_tracker(
+        "cancel_order_form_confirm",
+        latest_message=user_message(answer, intent),
+        slot_events={"cancel_confirm": confirmed},
+    )
+    events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("cancel_confirm", confirmed)]
+    assert dispatcher.messages == []
+
+
+async def test_return_form_goes_on_to_the_reason_for_a_returnable_order(
+    database_url, dispatcher, domain
+):
+    tracker = load_tracker("return_form_asked", slot_events={"order_id": "10003"})
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("order_id", "10003")]
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("order_id", ["10001", "10002", "10004", "10005"])
+async def test_return_form_ends_without_a_reason_when_not_returnable(
+    order_id, database_url, dispatcher, domain
+):
+    message = user_message(order_id, "return_item", order_id=order_id)
+    tracker = load_tracker(
+        "return_form_asked", latest_message=message, slot_events={"order_id": order_id}
+    )
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("order_id", order_id), SlotSet("requested_slot", None)]
+    assert dispatcher.messages == []
+
+
+async def test_return_form_tidies_the_reason(database_url, dispatcher, domain):
+    tracker = load_tracker("return_form_reason", slot_events={"return_reason": "  wrong   size "})
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("return_reason", "wrong size")]
+    assert dispatcher.messages == []
+
+
+async def test_forms_only_read_the_database(database_url, repository, dispatcher, domain):
+    for form, order_id in [(ValidateCancelOrderForm, "10001"), (ValidateReturnForm, "10003")]:
+        tracker = load_tracker(ASKED[form], slot_events={"order_id": order_id})
+        await form().run(dispatcher, tracker, domain)
+    assert repository.get_order("10001").status.value == "processing"
+    assert repository.find_return("10003") is None

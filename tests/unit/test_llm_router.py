@@ -1,0 +1,312 @@
+"""The LLM router graph component (custom_components/llm_router.py), built,
+trained, persisted and loaded the way Rasa does it, with real model storage."""
+import copy
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from custom_components.llm_router import LLMRouter
+
+TRAINING_EXAMPLES = {
+    "check_order_status": [
+        "where is my order?", "has my order shipped yet?", "track my package",
+        "when will my parcel arrive", "order status please",
+    ],
+    "cancel_order": ["cancel my order", "I want to cancel order 10001", "please cancel it"],
+    "return_item": ["I want to return something", "I'd like to return my boots"],
+    "greet": ["hi", "hello there", "good morning"],
+    "out_of_scope": ["what's the weather like today", "tell me a joke", "who won the game"],
+}
+THRESHOLDS = {
+    "threshold": 0.6, "ambiguity_threshold": 0.1, "min_similarity": 0.2, "knowledge_margin": 0.05,
+}
+# a small knowledge base of the shop's policies (none of it about orders)
+KNOWLEDGE = """# Returns
+
+Unworn items can be returned within 30 days of delivery.
+Sleeping bags that were used outdoors can only be returned when they are faulty.
+
+# Warranty
+
+All gear has a 2-year warranty against defects.
+"""
+
+
+def training_data() -> TrainingData:
+    return TrainingData(
+        [
+            Message(data={TEXT: text, INTENT: intent})
+            for intent, texts in TRAINING_EXAMPLES.items()
+            for text in texts
+        ]
+    )
+
+
+@pytest.fixture(autouse=True)
+def knowledge_base(tmp_path: Path) -> Path:
+    directory = tmp_path / "knowledge_base"
+    directory.mkdir()
+    (directory / "returns.md").write_text(KNOWLEDGE)
+    return directory
+
+
+@pytest.fixture
+def config(knowledge_base):
+    def merged(**overrides: Any) -> Dict[str, Any]:
+        # as Rasa merges a component's defaults with config.yml
+        return {**LLMRouter.get_default_config(), "knowledge_base_dir": str(knowledge_base), **overrides}
+
+    return merged
+
+
+@pytest.fixture
+def model_storage(tmp_path: Path) -> LocalModelStorage:
+    storage = tmp_path / "model_storage"
+    storage.mkdir()
+    return LocalModelStorage.create(storage)
+
+
+@pytest.fixture
+def execution_context() -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), "test")
+
+
+@pytest.fixture
+def trained(model_storage, execution_context, config) -> Resource:
+    """Trains the router and returns the resource it persisted."""
+    resource = Resource("llm_router")
+    router = LLMRouter.create(config(), model_storage, resource, execution_context)
+    assert router.train(training_data()) is resource
+    return resource
+
+
+@pytest.fixture
+def router(trained, model_storage, execution_context, config) -> LLMRouter:
+    """The router as a Rasa server has it: loaded from model storage."""
+    return LLMRouter.load(config(), model_storage, trained, execution_context)
+
+
+def classified(text: str, ranking: List[tuple], order_id: Optional[str] = None) -> Message:
+    """A message as the intent classifier and the entity extractor leave it."""
+    intents = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    entities = []
+    if order_id:
+        start = text.index(order_id)
+        entities = [{"entity": "order_id", "start": start, "end": start + 5, "value": order_id}]
+    return Message(data={TEXT: text, INTENT: dict(intents[0]) if intents else None,
+                         INTENT_RANKING_KEY: intents, ENTITIES: entities})
+
+
+def routing(message: Message) -> Optional[Dict[str, Any]]:
+    return message.get("llm_routing")
+
+
+def test_training_persists_the_similarity_data(trained, model_storage):
+    with model_storage.read_from(trained) as directory:
+        assert sorted(path.name for path in directory.iterdir()) == [
+            f"{index}.{part}"
+            for index in ("examples", "knowledge", "words")
+            for part in ("idf.npy", "rows.npz", "vocabulary.json")
+        ]
+
+
+def test_a_confident_in_scope_message_is_left_unchanged(router):
+    message = classified("where is my order?", [("check_order_status", 0.95), ("cancel_order", 0.03)])
+    before = copy.deepcopy(message.data)
+    router.process([message])
+    assert message.get(INTENT) == before[INTENT]
+    assert message.get(INTENT_RANKING_KEY) == before[INTENT_RANKING_KEY]
+    assert {key: value for key, value in message.data.items() if key != "llm_routing"} == before
+    assert routing(message) == {
+        "route": "nlu",
+        "reasons": [],
+        "signals": {"intent": "check_order_status", "confidence": 0.95, "gap": 0.92,
+                    "similarity": 1.0, "example_word_similarity": 1.0,
+                    "knowledge_word_similarity": 0.0},
+        "thresholds": THRESHOLDS,
+    }
+
+
+def test_the_decision_is_part_of_the_parse_data(router):
+    message = classified("hi", [("greet", 0.99), ("cancel_order", 0.01)])
+    router.process([message])
+    assert message.as_dict(only_output_properties=True)["llm_routing"] == routing(message)
+
+
+@pytest.mark.parametrize(
+    "text, ranking, reasons",
+    [
+        ("has my order shipped", [("check_order_status", 0.45), ("greet", 0.2)], ["low_confidence"]),
+        ("cancel my order", [("cancel_order", 0.62), ("check_order_status", 0.58)], ["ambiguous"]),
+        ("tell me a joke", [("out_of_scope", 0.99), ("greet", 0.01)], ["out_of_scope_intent"]),
+        # confident, but like nothing the assistant was trained on
+        ("zzqx vvkw", [("greet", 0.97), ("cancel_order", 0.02)], ["unlike_training_data"]),
+        ("你好，今天天气怎么样？", [("greet", 0.9), ("cancel_order", 0.05)], ["unlike_training_data"]),
+        ("", [("greet", 0.4), ("cancel_order", 0.35)],
+         ["empty_message", "low_confidence", "ambiguous", "unlike_training_data"]),
+        # no intent at all: the classifier had nothing to go on
+        ("where is my order?", [], ["low_confidence"]),
+    ],
+)
+def test_messages_nlu_cannot_handle_go_to_the_llm(router, text, ranking, reasons):
+    message = classified(text, ranking)
+    router.process([message])
+    decision = routing(message)
+    assert (decision["route"], decision["reasons"]) == ("llm", reasons)
+    fallback = {"name": "nlu_fallback", "confidence": 0.6}
+    assert message.get(INTENT) == fallback
+    original = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    assert message.get(INTENT_RANKING_KEY) == [fallback] + original
+
+
+def test_signals_and_thresholds_are_recorded(router):
+    message = classified("你好，今天天气怎么样？", [("out_of_scope", 0.5), ("greet", 0.45)])
+    router.process([message])
+    assert routing(message) == {
+        "route": "llm",
+        "reasons": ["out_of_scope_intent", "low_confidence", "ambiguous", "unlike_training_data"],
+        # no character n-gram or word of the message was seen in training
+        "signals": {"intent": "out_of_scope", "confidence": 0.5, "gap": 0.05, "similarity": 0.0,
+                    "example_word_similarity": 0.0, "knowledge_word_similarity": 0.0},
+        "thresholds": THRESHOLDS,
+    }
+
+
+def test_configured_thresholds_are_used(trained, model_storage, execution_context, config):
+    strict = LLMRouter.load(
+        config(threshold=0.99, min_similarity=0.0), model_storage, trained, execution_context
+    )
+    message = classified("zzqx vvkw", [("greet", 0.97), ("cancel_order", 0.02)])
+    strict.process([message])
+    assert routing(message)["reasons"] == ["low_confidence"]
+    assert routing(message)["thresholds"] == {
+        "threshold": 0.99, "ambiguity_threshold": 0.1, "min_similarity": 0.0, "knowledge_margin": 0.05,
+    }
+
+
+def test_process_handles_each_message_of_a_batch(router):
+    confident = classified("hello there", [("greet", 0.98), ("cancel_order", 0.01)])
+    unsure = classified("hello there", [("greet", 0.3), ("cancel_order", 0.01)])
+    assert router.process([confident, unsure]) == [confident, unsure]
+    assert [routing(m)["route"] for m in (confident, unsure)] == ["nlu", "llm"]
+    assert [m.get(INTENT)["name"] for m in (confident, unsure)] == ["greet", "nlu_fallback"]
+
+
+def test_loaded_router_decides_like_the_trained_one(model_storage, execution_context, config):
+    resource = Resource("llm_router")
+    trained = LLMRouter.create(config(), model_storage, resource, execution_context)
+    trained.train(training_data())
+    loaded = LLMRouter.load(config(), model_storage, resource, execution_context)
+    for text in [
+        "where's my parcel", "cancel order 10002", "你好", "quantum physics", "hey",
+        "can I return a sleeping bag I used outdoors?",
+    ]:
+        message = classified(text, [("greet", 0.9), ("cancel_order", 0.05)])
+        assert loaded.route(message) == trained.route(message)
+
+
+def test_load_without_persisted_data_routes_on_the_classifier_alone(
+    model_storage, execution_context, config, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="custom_components.llm_router"):
+        router = LLMRouter.load(config(), model_storage, Resource("never_trained"), execution_context)
+    assert caplog.messages == [
+        "LLMRouter: no persisted similarity data; routing on the classifier's signals alone."
+    ]
+    unlike = classified("zzqx vvkw", [("greet", 0.97), ("cancel_order", 0.02)])
+    unsure = classified("hello", [("greet", 0.3), ("cancel_order", 0.1)])
+    router.process([unlike, unsure])
+    assert (routing(unlike)["route"], routing(unlike)["signals"]["similarity"]) == ("nlu", None)
+    assert routing(unsure)["reasons"] == ["low_confidence"]
+
+
+def test_training_without_in_scope_examples_disables_the_similarity_signals(
+    model_storage, execution_context, config, caplog
+):
+    resource = Resource("llm_router")
+    router = LLMRouter.create(config(), model_storage, resource, execution_context)
+    only_out_of_scope = TrainingData(
+        [Message(data={TEXT: text, INTENT: "out_of_scope"}) for text in TRAINING_EXAMPLES["out_of_scope"]]
+    )
+    with caplog.at_level(logging.WARNING, logger="custom_components.llm_router"):
+        assert router.train(only_out_of_scope) is resource
+    assert caplog.messages == ["LLMRouter: no in-scope examples, similarity signals disabled."]
+    loaded = LLMRouter.load(config(), model_storage, resource, execution_context)
+    message = classified("zzqx vvkw", [("greet", 0.97), ("cancel_order", 0.02)])
+    assert loaded.route(message)["route"] == "nlu"
+
+
+def test_fingerprint_changes_with_the_settings(config):
+    default = LLMRouter.fingerprint_addon(config())
+    assert LLMRouter.fingerprint_addon(config()) == default
+    changed = [
+        LLMRouter.fingerprint_addon(config(threshold=0.5)),
+        LLMRouter.fingerprint_addon(config(ambiguity_threshold=0.2)),
+        LLMRouter.fingerprint_addon(config(min_similarity=0.3)),
+        LLMRouter.fingerprint_addon(config(out_of_scope_intents=["out_of_scope", "chitchat"])),
+    ]
+    assert len({default, *changed}) == 5
+
+
+def test_fingerprint_changes_with_the_knowledge_base(config, knowledge_base):
+    before = LLMRouter.fingerprint_addon(config())
+    (knowledge_base / "warranty.md").write_text("# Warranty\n\nRepairs are free for 2 years.\n")
+    assert LLMRouter.fingerprint_addon(config()) != before
+
+
+def test_an_order_number_alone_is_in_scope(router):
+    # nothing like the training examples, but the extractor found an order number
+    message = classified("40521", [("check_order_status", 0.97), ("greet", 0.01)], order_id="40521")
+    router.process([message])
+    assert routing(message)["route"] == "nlu"
+    assert message.get(INTENT)["name"] == "check_order_status"
+
+
+def test_a_policy_question_goes_to_the_knowledge_base(router):
+    # reads like return_item, but a return form would not answer it
+    message = classified(
+        "can I return a sleeping bag I used outdoors?", [("return_item", 0.97), ("greet", 0.01)]
+    )
+    router.process([message])
+    assert (routing(message)["route"], routing(message)["reasons"]) == ("llm", ["knowledge_question"])
+    assert message.get(INTENT) == {"name": "nlu_fallback", "confidence": 0.6}
+
+
+@pytest.mark.parametrize(
+    "text, ranking, order_id",
+    [
+        # a request about a given order starts the flow
+        ("can I return order 10003? the sleeping bag was used outdoors",
+         [("return_item", 0.97), ("greet", 0.01)], "10003"),
+        # only for the intents whose flow would not answer it
+        ("sleeping bags used outdoors", [("greet", 0.97), ("return_item", 0.01)], None),
+        # a request worded like the training examples
+        ("I want to return my boots", [("return_item", 0.97), ("greet", 0.01)], None),
+    ],
+)
+def test_requests_are_not_knowledge_questions(router, text, ranking, order_id):
+    message = classified(text, ranking, order_id)
+    assert "knowledge_question" not in router.route(message)["reasons"]
+
+
+def test_without_a_knowledge_base_there_are_no_knowledge_questions(
+    model_storage, execution_context, config
+):
+    resource = Resource("llm_router")
+    no_knowledge = config(knowledge_base_dir=None)
+    LLMRouter.create(no_knowledge, model_storage, resource, execution_context).train(training_data())
+    router = LLMRouter.load(no_knowledge, model_storage, resource, execution_context)
+    message = classified(
+        "can I return a sleeping bag I used outdoors?", [("return_item", 0.97), ("greet", 0.01)]
+    )
+    decision = router.route(message)
+    assert decision["reasons"] == []
+    assert (decision["signals"]["example_word_similarity"], decision["signals"]["knowledge_word_similarity"]) == (None, None)
