@@ -2,7 +2,7 @@
 return. Every answer comes from the order database; every action clears the
 form's slots so that the next request starts fresh."""
 from datetime import date
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -92,12 +92,9 @@ class ActionCancelOrder(Action):
                 "A confirmation e-mail is on its way."
             )
         else:
-            # it shipped between the question and the answer
-            dispatcher.utter_message(
-                text=f"Sorry, order #{order.order_id} left our warehouse in the meantime, "
-                "so it can no longer be cancelled. Once it arrives you can return it "
-                f"within {get_settings().return_window_days} days."
-            )
+            # it shipped, or was cancelled elsewhere, between the question and the answer
+            current = await load_order(order.order_id)
+            dispatcher.utter_message(text=self._refusal(current or order))
         return events
 
     @staticmethod
@@ -191,17 +188,25 @@ class ActionClearOrderSlots(Action):
         return clear_slots("order_id", "cancel_confirm", "return_reason")
 
 
-# What each form says when it asks for the order number.
-ORDER_ID_QUESTIONS = {
-    "order_status_form": "Sure, I can check that. What's your order number? It has five digits, like 10023.",
-    "cancel_order_form": "I can help with that. An order can be cancelled while it is still processing; "
-    "your card is only charged when the order ships. Once it has shipped it can't be cancelled, "
-    "but you can return it instead. Which order is it? Please give me the five-digit order number.",
-    "return_form": "Items can be returned within 30 days of delivery, unworn and unused with tags "
-    "attached; US return labels are free, and the refund goes to your original payment method "
-    "within 5-7 business days after the return arrives. Let's start your return: what's the "
-    "order number? It's the five-digit number in your confirmation e-mail.",
-}
+def order_id_question(form: Optional[Text], window_days: int) -> Text:
+    """What each form says when it asks for the order number; the cancel and
+    return questions also answer the policy question people often mean."""
+    if form == "order_status_form":
+        return "Sure, I can check that. What's your order number? It has five digits, like 10023."
+    if form == "cancel_order_form":
+        return (
+            "I can help with that. An order can be cancelled while it is still processing; your card "
+            "is only charged when the order ships. Once it has shipped it can't be cancelled, but you "
+            "can return it instead. Which order is it? Please give me the five-digit order number."
+        )
+    if form == "return_form":
+        return (
+            f"Items can be returned within {window_days} days of delivery, unworn and unused with tags "
+            "attached; US return labels are free, and the refund goes to your original payment method "
+            "within 5-7 business days after the return arrives. Let's start your return: what's the "
+            "order number? It's the five-digit number in your confirmation e-mail."
+        )
+    return "What's your five-digit order number?"
 
 
 class ActionAskOrderId(Action):
@@ -212,9 +217,7 @@ class ActionAskOrderId(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         form = (tracker.active_loop or {}).get("name")
-        dispatcher.utter_message(
-            text=ORDER_ID_QUESTIONS.get(form, "What's your five-digit order number?")
-        )
+        dispatcher.utter_message(text=order_id_question(form, get_settings().return_window_days))
         return []
 
 

@@ -94,7 +94,8 @@ class LLMRouter(GraphComponent, IntentClassifier):
             MIN_SIMILARITY: 0.2,
             # intents that mean "not for the structured flows"
             OUT_OF_SCOPE_INTENTS: ["out_of_scope"],
-            # the shop's documents (Markdown), relative to the project root
+            # the shop's documents (Markdown); relative to the working directory,
+            # which is the project root for `rasa train` and the scripts
             KNOWLEDGE_BASE_DIR: "knowledge_base",
             # a question goes to the knowledge base when its best knowledge
             # base sentence is this much more similar than its best example
