@@ -1,0 +1,1 @@
+"""OpenAI-compatible chat + embeddings server with continuous batching (see README.md)."""

@@ -1,0 +1,79 @@
+"""Fast checks without a running server: settings, validation, the decoder against transformers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model_server import config as config_module
+from model_server.config import load_config
+from model_server.params import ApiError, ChatParams
+
+
+def test_readme_settings_table_is_generated_from_config():
+    readme = (Path(config_module.__file__).parent / "README.md").read_text()
+    assert config_module.markdown_table() in readme
+
+
+def test_flags_override_env_which_overrides_defaults():
+    env = {"MODEL_SERVER_PORT": "9001", "MODEL_SERVER_DTYPE": "fp32"}
+    assert load_config([], env=env).port == 9001
+    cfg = load_config(["--port", "9002", "--max-batch-size", "4"], env=env)
+    assert (cfg.port, cfg.dtype, cfg.max_batch_size, cfg.host) == (9002, "fp32", 4, "127.0.0.1")
+    with pytest.raises(SystemExit):
+        load_config(["--dtype", "fp8"], env={})
+
+
+def parse(**body):
+    body.setdefault("messages", [{"role": "user", "content": "hi"}])
+    return ChatParams.parse(body, "m", max_tokens_cap=512, default_max_tokens=128)
+
+
+def test_chat_params_defaults_and_aliases():
+    p = parse(stop="###", max_completion_tokens=7)
+    assert (p.max_tokens, p.temperature, p.top_p, p.stop, p.stream) == (7, 1.0, 1.0, ("###",), False)
+    p = parse(messages=[{"role": "user", "content": [{"type": "text", "text": "a"},
+                                                     {"type": "text", "text": "b"}]}])
+    assert p.messages[0]["content"] == "ab"
+    assert parse(temperature=0).greedy
+
+
+@pytest.mark.parametrize("body,status,param", [
+    ({"max_tokens": 513}, 400, "max_tokens"),
+    ({"temperature": float("nan")}, 400, "temperature"),
+    ({"model": "other"}, 404, "model"),
+    ({"stream_options": {"include_usage": "yes"}}, 400, "stream_options.include_usage"),
+])
+def test_chat_params_errors(body, status, param):
+    with pytest.raises(ApiError) as err:
+        parse(**body)
+    assert (err.value.status, err.value.param) == (status, param)
+
+
+def test_decoder_matches_transformers_logits():
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from model_server import loading
+    from model_server.llama import KVCache, Llama, LlamaShape
+
+    loading.enforce_offline()
+    files = loading.resolve_chat_model("", str(config_module.REPO_ROOT / ".cache" / "models"))
+    tokenizer = loading.load_tokenizer(files.folder)
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "Where is my parcel?"}],
+                                        add_generation_prompt=True, tokenize=True, return_dict=False)
+    ref_model = AutoModelForCausalLM.from_pretrained(str(files.folder), dtype=torch.float32)
+    with torch.no_grad():
+        ref = ref_model(torch.tensor([ids])).logits[0, -1]
+    shape = LlamaShape.from_hf_config(files.config)
+    ours = Llama(shape, loading.load_state_dict(files.folder), "fp32")
+    cache = KVCache(shape, 2, 256, torch.float32)
+    n = len(ids)
+    # Row 1 of a batch of two, the other row padded shorter: masks and slots must keep them apart.
+    tokens = torch.tensor([ids[: n - 3] + [0, 0, 0], ids])
+    positions = torch.arange(n).repeat(2, 1)
+    logits = ours.forward(tokens, positions, cache, 0, n, torch.tensor([n - 4, n - 1]))
+    assert (logits[1] - ref).abs().max() < 1e-3
+    assert logits[1].argmax() == ref.argmax()
+    assert files.eos_token_ids == (2,)
