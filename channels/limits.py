@@ -48,6 +48,14 @@ def positive_int(credentials: Optional[Dict[Text, Any]], key: Text, default: int
     return number
 
 
+def channel_limits(credentials: Optional[Dict[Text, Any]]) -> Dict[Text, int]:
+    """The two limits every channel takes from credentials.yml."""
+    return {
+        "max_message_chars": positive_int(credentials, MAX_MESSAGE_CHARS, DEFAULT_MAX_MESSAGE_CHARS),
+        "max_request_bytes": positive_int(credentials, MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES),
+    }
+
+
 def refusal(text: Any, max_chars: int) -> Optional[Text]:
     """The polite reply for a message the assistant won't process, or None."""
     if not isinstance(text, str) or not text.strip():

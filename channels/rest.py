@@ -22,12 +22,7 @@ class RestInput(rest.RestInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         return cls(
-            max_message_chars=limits.positive_int(
-                credentials, limits.MAX_MESSAGE_CHARS, limits.DEFAULT_MAX_MESSAGE_CHARS
-            ),
-            max_request_bytes=limits.positive_int(
-                credentials, limits.MAX_REQUEST_BYTES, limits.DEFAULT_MAX_REQUEST_BYTES
-            ),
+            **limits.channel_limits(credentials),
         )
 
     def __init__(

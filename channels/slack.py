@@ -93,12 +93,7 @@ class SlackInput(slack.SlackInput):
             slack_signing_secret=credentials.get("slack_signing_secret") or "",
             conversation_granularity=credentials.get("conversation_granularity") or "sender",
             api_base_url=credentials.get("slack_api_base_url") or DEFAULT_API_BASE_URL,
-            max_message_chars=limits.positive_int(
-                credentials, limits.MAX_MESSAGE_CHARS, limits.DEFAULT_MAX_MESSAGE_CHARS
-            ),
-            max_request_bytes=limits.positive_int(
-                credentials, limits.MAX_REQUEST_BYTES, limits.DEFAULT_MAX_REQUEST_BYTES
-            ),
+            **limits.channel_limits(credentials),
         )
 
     def __init__(

@@ -35,12 +35,8 @@ class SocketIOInput(socketio.SocketIOInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         channel = super().from_credentials(credentials)
-        channel.max_message_chars = limits.positive_int(
-            credentials, limits.MAX_MESSAGE_CHARS, limits.DEFAULT_MAX_MESSAGE_CHARS
-        )
-        channel.max_request_bytes = limits.positive_int(
-            credentials, limits.MAX_REQUEST_BYTES, limits.DEFAULT_MAX_REQUEST_BYTES
-        )
+        for name, value in limits.channel_limits(credentials).items():
+            setattr(channel, name, value)
         return channel
 
     def blueprint(self, on_new_message: limits.OnNewMessage) -> Blueprint:

@@ -18,6 +18,8 @@ import json
 import random
 import re
 import secrets
+import shutil
+import subprocess
 import statistics
 import sys
 import time
@@ -226,14 +228,18 @@ def main() -> int:
 
     token = secrets.token_hex(16)
     model_port = free_port()
-    workdir = args.out / "logs"
+    # runtime files (logs, database, index) stay out of the committed report folder
+    workdir = PROJECT_ROOT / "results" / "evaluation-run"
     env = base_env(
         MODEL_SERVER_URL=f"http://127.0.0.1:{model_port}/v1",
-        DATABASE_URL=f"sqlite:///{args.out / 'shop.db'}",
-        KNOWLEDGE_INDEX_PATH=str(args.out / "knowledge_index.json"),
+        DATABASE_URL=f"sqlite:///{workdir / 'shop.db'}",
+        KNOWLEDGE_INDEX_PATH=str(workdir / "knowledge_index.json"),
+        MODEL_SERVER_THREADS="1",
     )
     stack = Stack(workdir=workdir, env=env, rasa_args=["--enable-api", "--auth-token", token])
-    workdir.mkdir(parents=True, exist_ok=True)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
     model_server = stack._spawn(
         "model-server",
         [str(PROJECT_ROOT / ".venv" / "llm" / "bin" / "python"), "-m", "model_server",
@@ -241,6 +247,8 @@ def main() -> int:
     )
     try:
         wait_until_up(f"http://127.0.0.1:{model_port}/health", 600, model_server)
+        # embed the knowledge base first, as `make run` users would after the first fallback
+        subprocess.run([sys.executable, "-m", "actions.knowledge_base"], cwd=PROJECT_ROOT, env=env, check=True)
         with stack:
             result = run(stack, token, args.sample, args.seed)
     finally:
