@@ -119,6 +119,12 @@ def _tokens(pattern: re.Pattern, text: str) -> set:
     return {m.group(0).lower().strip("$%").rstrip(".,") for m in pattern.finditer(text)}
 
 
+def _degenerate(sentence: str) -> bool:
+    """A small model sometimes loops: "no, no, no, no, ..." """
+    words = re.findall(r"\w+", sentence.lower())
+    return len(words) >= 6 and max(words.count(w) for w in set(words)) / len(words) > 0.4
+
+
 def strip_markup(text: str) -> str:
     text = html.unescape(text)
     for pattern, replacement in MARKUP:
@@ -136,7 +142,7 @@ def check_output(answer: str, sources: str, max_chars: int = MAX_ANSWER_CHARS) -
         if not sentence:
             continue
         unsupported = (_tokens(NUMBER, sentence) - allowed_numbers) | (_tokens(MONTH, sentence) - allowed_months)
-        if sentence.lower() in (k.lower() for k in kept):
+        if sentence.lower() in (k.lower() for k in kept) or _degenerate(sentence):
             dropped.append(f"repeated: {sentence}")
         elif unsupported:
             dropped.append(f"unsupported {sorted(unsupported)}: {sentence}")

@@ -79,3 +79,9 @@ def test_cjk_detection():
     assert mostly_cjk("你好，今天天气怎么样？")
     assert not mostly_cjk("hello, how is the weather today?")
     assert not mostly_cjk("😀😀")
+
+
+def test_a_looping_answer_is_dropped():
+    checked = check_output("No, no, no, no, no, no, no, no, no, no. Gift cards never expire.", "")
+    assert checked.text == "Gift cards never expire."
+    assert checked.dropped == ["repeated: No, no, no, no, no, no, no, no, no, no."]
