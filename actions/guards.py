@@ -106,7 +106,7 @@ MARKUP = [
     (re.compile(r"[*_`#>|~]+"), ""),  # emphasis, headings, quotes, tables
     (re.compile(r"https?://\S+|www\.\S+"), ""),  # links the user can't verify
 ]
-SENTENCE = re.compile(r"(?<=[.!?])\s+")
+SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'\u201d)])\s+")
 
 
 @dataclass
@@ -120,9 +120,13 @@ def _tokens(pattern: re.Pattern, text: str) -> set:
 
 
 def _degenerate(sentence: str) -> bool:
-    """A small model sometimes loops: "no, no, no, no, ..." """
+    """A small model sometimes loops: "no, no, no, ..." or the same phrase
+    over and over."""
     words = re.findall(r"\w+", sentence.lower())
-    return len(words) >= 6 and max(words.count(w) for w in set(words)) / len(words) > 0.4
+    if len(words) >= 6 and max(words.count(w) for w in set(words)) / len(words) > 0.4:
+        return True
+    four_grams = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
+    return any(four_grams.count(gram) >= 3 for gram in set(four_grams))
 
 
 def strip_markup(text: str) -> str:

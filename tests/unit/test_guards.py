@@ -85,3 +85,11 @@ def test_a_looping_answer_is_dropped():
     checked = check_output("No, no, no, no, no, no, no, no, no, no. Gift cards never expire.", "")
     assert checked.text == "Gift cards never expire."
     assert checked.dropped == ["repeated: No, no, no, no, no, no, no, no, no, no."]
+
+
+def test_a_repeated_phrase_is_dropped():
+    answer = ('A: "What is the hardest hike?" A: "I\'m not sure, but I\'ve done it all." '
+              'A: "I\'m not sure, but I\'ve done it all." A: "I\'m not sure, but I\'ve done it all."')
+    assert check_output(answer, "").text == 'A: "What is the hardest hike?" A: "I\'m not sure, but I\'ve done it all."'
+    assert check_output("I'm not sure but I have done it all and I'm not sure but I have done it and "
+                        "I'm not sure but I have done it", "").text == ""
