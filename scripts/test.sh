@@ -44,7 +44,16 @@ stage_stories() {
 }
 
 stage_python() {
-  .venv/rasa/bin/python -m pytest tests -q -p no:cacheprovider --junitxml=results/pytest-rasa.xml
+  # a real model server, so that the channel tests (web chat, Slack) show the
+  # LLM fallback's own answers; the fallback's failure paths have their own tests
+  local port log=results/model-server-for-channels.log
+  port=$(.venv/rasa/bin/python -c "from tests.support.stack import free_port; print(free_port())")
+  .venv/llm/bin/python -m model_server --host 127.0.0.1 --port "$port" --threads 1 > "$log" 2>&1 &
+  local model_server=$!
+  trap 'kill $model_server 2>/dev/null' EXIT  # the stage runs in its own subshell
+  scripts/wait_for_http.sh "http://127.0.0.1:$port/health" 600
+  CHANNEL_TESTS_MODEL_SERVER_URL="http://127.0.0.1:$port/v1" \
+    .venv/rasa/bin/python -m pytest tests -q -p no:cacheprovider --junitxml=results/pytest-rasa.xml
 }
 
 stage_model_server() {
