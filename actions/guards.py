@@ -154,6 +154,9 @@ def check_output(answer: str, sources: str, max_chars: int = MAX_ANSWER_CHARS) -
             dropped.append(f"order status claim: {sentence}")
         else:
             kept.append(sentence)
+    # an answer cut off by max_tokens ends in a fragment ("A tree has no legs. A")
+    if len(kept) > 1 and not re.search(r"[.!?][\"'\u201d)]?$", kept[-1]):
+        dropped.append(f"unfinished: {kept.pop()}")
     text = ""
     for sentence in kept:  # cap the length at a sentence boundary
         if len(text) + len(sentence) + 1 > max_chars:

@@ -49,8 +49,9 @@ stage_python() {
   local port log=results/model-server-for-channels.log
   port=$(.venv/rasa/bin/python -c "from tests.support.stack import free_port; print(free_port())")
   .venv/llm/bin/python -m model_server --host 127.0.0.1 --port "$port" --threads 1 > "$log" 2>&1 &
-  local model_server=$!
-  trap 'kill $model_server 2>/dev/null' EXIT  # the stage runs in its own subshell
+  # not `local`: the EXIT trap of the stage's subshell runs after this function
+  model_server_pid=$!
+  trap 'kill "${model_server_pid:-}" 2>/dev/null || true' EXIT
   scripts/wait_for_http.sh "http://127.0.0.1:$port/health" 600
   CHANNEL_TESTS_MODEL_SERVER_URL="http://127.0.0.1:$port/v1" \
     .venv/rasa/bin/python -m pytest tests -q -p no:cacheprovider --junitxml=results/pytest-rasa.xml

@@ -93,3 +93,10 @@ def test_a_repeated_phrase_is_dropped():
     assert check_output(answer, "").text == 'A: "What is the hardest hike?" A: "I\'m not sure, but I\'ve done it all."'
     assert check_output("I'm not sure but I have done it all and I'm not sure but I have done it and "
                         "I'm not sure but I have done it", "").text == ""
+
+
+def test_an_unfinished_last_sentence_is_dropped():
+    checked = check_output("What's a joke about a tree? A tree has no legs. A", "")
+    assert checked.text == "What's a joke about a tree? A tree has no legs."
+    assert checked.dropped == ["unfinished: A"]
+    assert check_output("Happy trails", "").text == "Happy trails"  # a lone reply stays
