@@ -17,8 +17,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.config import get_settings
 from actions.order_policy import ReturnDecision, can_cancel, return_decision
-from actions.orders_db import Order
-from actions.services import in_thread, order_repository
+from actions.orders_db import Order, OrderRepository
+from actions.services import on_orders
 
 ORDER_ID = re.compile(r"^\d{5}$")
 # something the user probably meant as an order number: "1234", "#123456"
@@ -33,7 +33,7 @@ def normalize_order_id(value: Any) -> str:
 async def load_order(order_id: Optional[str]) -> Optional[Order]:
     if not order_id or not ORDER_ID.match(order_id):
         return None
-    return await in_thread(order_repository().get_order, order_id)
+    return await on_orders(OrderRepository.get_order, order_id)
 
 
 class OrderFormValidation(FormValidationAction, ABC):

@@ -6,7 +6,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.services import in_thread, order_repository
+from actions.orders_db import OrderRepository
+from actions.services import on_orders
 
 TRANSCRIPT_TURNS = 20
 
@@ -28,8 +29,8 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        ticket = await in_thread(
-            order_repository().create_handoff_ticket,
+        ticket = await on_orders(
+            OrderRepository.create_handoff_ticket,
             tracker.sender_id,
             transcript(tracker),
             tracker.get_slot("order_id"),

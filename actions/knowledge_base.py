@@ -128,6 +128,16 @@ class KnowledgeBase:
         return self._passage_vectors is not None
 
     @staticmethod
+    def files_signature(directory: Path) -> Tuple[Tuple[str, int, int], ...]:
+        """Names, sizes and change times of the documents: a cheap check (no
+        reading) whether the knowledge base must be loaded again."""
+        return tuple(
+            (path.name, stat.st_size, stat.st_mtime_ns)
+            for path in sorted(directory.glob("*.md"))
+            for stat in [path.stat()]
+        )
+
+    @staticmethod
     def fingerprint_of(directory: Path, embedding_model: str) -> str:
         digest = hashlib.sha256(embedding_model.encode())
         for path in sorted(directory.glob("*.md")):

@@ -67,6 +67,7 @@ class FallbackServices:
     def __init__(self) -> None:
         self._client: Optional[ModelClient] = None
         self._knowledge: Optional[KnowledgeBase] = None
+        self._signature: Optional[tuple] = None
         self._embedding: Optional[asyncio.Task] = None
         self._last_attempt = -float("inf")
 
@@ -78,11 +79,13 @@ class FallbackServices:
         return self._client
 
     def knowledge_base(self, settings: Settings) -> KnowledgeBase:
-        fingerprint = KnowledgeBase.fingerprint_of(settings.knowledge_base_dir, settings.embedding_model)
-        if self._knowledge is None or self._knowledge.fingerprint != fingerprint:
+        # a stat() per document on each turn, not a read: this runs on the event loop
+        signature = (settings.embedding_model, KnowledgeBase.files_signature(settings.knowledge_base_dir))
+        if self._knowledge is None or signature != self._signature:
             self._knowledge = KnowledgeBase.load(
                 settings.knowledge_base_dir, settings.embedding_model, settings.knowledge_index_path
             )
+            self._signature = signature
         idle = self._embedding is None or self._embedding.done()
         if not self._knowledge.embedded and idle and time.monotonic() - self._last_attempt > self.RETRY_S:
             self._last_attempt = time.monotonic()

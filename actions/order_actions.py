@@ -12,8 +12,8 @@ from actions.config import get_settings
 from actions.formatting import describe_order, format_date
 from actions.forms import load_order
 from actions.order_policy import ReturnDecision, can_cancel, return_deadline, return_decision
-from actions.orders_db import OrderStatus
-from actions.services import in_thread, order_repository
+from actions.orders_db import OrderRepository, OrderStatus
+from actions.services import on_orders
 
 NOT_FOUND = "Sorry, I couldn't find that order any more. Could you check the number?"
 
@@ -84,7 +84,7 @@ class ActionCancelOrder(Action):
             )
             return events
 
-        cancelled = await in_thread(order_repository().cancel_order, order.order_id, date.today())
+        cancelled = await on_orders(OrderRepository.cancel_order, order.order_id, date.today())
         if cancelled:
             dispatcher.utter_message(
                 text=f"Done: order #{order.order_id} is cancelled. You haven't been charged, "
@@ -134,8 +134,7 @@ class ActionSubmitReturn(Action):
             dispatcher.utter_message(text=self._refusal(order, decision, window))
             return events
 
-        repository = order_repository()
-        existing = await in_thread(repository.find_return, order.order_id)
+        existing = await on_orders(OrderRepository.find_return, order.order_id)
         if existing is not None:
             dispatcher.utter_message(
                 text=f"There's already a return for order #{order.order_id} "
@@ -143,8 +142,8 @@ class ActionSubmitReturn(Action):
             )
             return events
 
-        request = await in_thread(
-            repository.create_return, order.order_id, tracker.get_slot("return_reason")
+        request = await on_orders(
+            OrderRepository.create_return, order.order_id, tracker.get_slot("return_reason")
         )
         dispatcher.utter_message(
             text=f"Your return for order #{order.order_id} is registered, return number "

@@ -13,7 +13,10 @@ def order_repository() -> OrderRepository:
     return get_repository(get_settings().database_url)
 
 
-async def in_thread(function: Callable[..., T], *args: Any) -> T:
-    """Runs a blocking call (a database query) off the event loop, so one slow
-    query does not hold up the other conversations on this action server."""
-    return await asyncio.to_thread(function, *args)
+async def on_orders(operation: Callable[..., T], *args: Any) -> T:
+    """Runs `operation(repository, *args)`, e.g.
+    `await on_orders(OrderRepository.get_order, "10002")`, in a worker thread:
+    database calls block, and one slow query must not hold up the other
+    conversations on this action server. The first call, which creates and
+    seeds the database, runs there too."""
+    return await asyncio.to_thread(lambda: operation(order_repository(), *args))

@@ -11,8 +11,8 @@ error format before Rasa's handler runs. It checks only requests that carry cred
 so a request without any is still refused with Rasa's 401 first, and it does
 nothing when the API is off (there are no such routes then).
 
-Still a 500 (authenticated callers only): `execute` with an action name the
-domain does not have.
+`execute` with an action name the domain does not have is a 500 in Rasa; here
+it is a 404, as Rasa answers `trigger_intent` with an unknown intent.
 """
 import json
 import logging
@@ -39,6 +39,7 @@ REQUIRED_FIELDS: Dict[Tuple[Text, Pattern], Dict[Text, Type]] = {
 }
 # fields that NLU reads: as long as a channel message at most
 TEXT_FIELDS = ("text",)
+EXECUTE_PATH = re.compile(r"^/conversations/.+/execute$")
 
 
 class HttpApiChecks(InputChannel):
@@ -98,7 +99,18 @@ class HttpApiChecks(InputChannel):
             if field in fields and len(body[field]) > self.max_message_chars:
                 return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                               f"'{field}' is longer than {self.max_message_chars} characters.")
+        if EXECUTE_PATH.match(request.path) and not _domain_has_action(request, body["name"]):
+            return _error(HTTPStatus.NOT_FOUND,
+                          f"The action '{body['name']}' does not exist in the domain.")
         return None
+
+
+def _domain_has_action(request: Request, name: Text) -> bool:
+    """Whether the loaded model's domain knows the action (True when no model
+    is loaded: Rasa itself answers that case with a 409)."""
+    agent = getattr(request.app.ctx, "agent", None)
+    domain = getattr(agent, "domain", None)
+    return domain is None or name in domain.action_names_or_texts
 
 
 async def _jwt_check_fails(request: Request) -> bool:

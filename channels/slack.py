@@ -8,7 +8,8 @@ What Rasa 3.6's `SlackInput` does not do, and this one does:
   event is processed at most once, by its `event_id` (and by channel and
   message `ts`, because a mention in a channel the app follows arrives twice:
   as `message` and as `app_mention`, with different event ids), whatever the
-  retry headers say. The webhook answers at once; the reply is posted in the
+  retry headers say (channels.seen_events: in this process, or shared through
+  Redis by several Rasa servers). The webhook answers at once; the reply is posted in the
   background, so a slow reply (an LLM fallback) is not a reason to retry.
 * The Slack Web API base URL is a setting (`slack_api_base_url`), so tests
   point the client at a local fake of the Web API.
@@ -23,8 +24,6 @@ the signing secret, timestamps older than five minutes refused.
 import asyncio
 import json
 import logging
-import time
-from collections import OrderedDict
 from http import HTTPStatus
 from typing import Any, Dict, Optional, Set, Text
 
@@ -36,38 +35,11 @@ from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels import limits
+from channels.seen_events import RedisSeenEvents, SeenEvents
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
-# Slack's last retry comes about five minutes after the first delivery.
-SEEN_EVENTS_TTL_SECONDS = 60 * 60
-SEEN_EVENTS_MAX = 100_000
-
-
-class SeenEvents:
-    """Event keys seen recently, in this process (bounded in time and size)."""
-
-    def __init__(self, ttl_seconds: float = SEEN_EVENTS_TTL_SECONDS,
-                 max_size: int = SEEN_EVENTS_MAX):
-        self.ttl_seconds = ttl_seconds
-        self.max_size = max_size
-        self._seen: "OrderedDict[Text, float]" = OrderedDict()
-
-    def first_time(self, *keys: Optional[Text]) -> bool:
-        """Records the keys; False when any of them was seen before."""
-        now = time.monotonic()
-        while self._seen and (
-            len(self._seen) >= self.max_size
-            or next(iter(self._seen.values())) < now - self.ttl_seconds
-        ):
-            self._seen.popitem(last=False)
-        keys = tuple(key for key in keys if key)
-        if any(key in self._seen for key in keys):
-            return False
-        for key in keys:
-            self._seen[key] = now
-        return True
 
 
 class SlackOutput(slack.SlackBot):
@@ -93,6 +65,7 @@ class SlackInput(slack.SlackInput):
             slack_signing_secret=credentials.get("slack_signing_secret") or "",
             conversation_granularity=credentials.get("conversation_granularity") or "sender",
             api_base_url=credentials.get("slack_api_base_url") or DEFAULT_API_BASE_URL,
+            seen_events_redis_url=credentials.get("seen_events_redis_url") or None,
             **limits.channel_limits(credentials),
         )
 
@@ -105,6 +78,7 @@ class SlackInput(slack.SlackInput):
         slack_signing_secret: Text = "",
         conversation_granularity: Text = "sender",
         api_base_url: Text = DEFAULT_API_BASE_URL,
+        seen_events_redis_url: Optional[Text] = None,
         max_message_chars: int = limits.DEFAULT_MAX_MESSAGE_CHARS,
         max_request_bytes: int = limits.DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
@@ -122,7 +96,9 @@ class SlackInput(slack.SlackInput):
         self.api_base_url = api_base_url
         self.max_message_chars = max_message_chars
         self.max_request_bytes = max_request_bytes
-        self.seen_events = SeenEvents()
+        # several Rasa servers: a retry may reach another server than the first delivery
+        self.seen_events = (RedisSeenEvents(seen_events_redis_url) if seen_events_redis_url
+                            else SeenEvents())
         self._tasks: Set[asyncio.Task] = set()
         if not self.enabled:
             logger.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on.")
@@ -156,14 +132,14 @@ class SlackInput(slack.SlackInput):
 
             content_type = (request.headers.get("content-type") or "").split(";")[0].strip()
             if content_type == "application/json":
-                return self._handle_event(request, handle)
+                return await self._handle_event(request, handle)
             if content_type == "application/x-www-form-urlencoded":
                 return self._handle_interaction(request, handle)
             return response.text("Unsupported content type.", HTTPStatus.BAD_REQUEST)
 
         return slack_webhook
 
-    def _handle_event(self, request: Request, handle: limits.OnNewMessage) -> HTTPResponse:
+    async def _handle_event(self, request: Request, handle: limits.OnNewMessage) -> HTTPResponse:
         """Events API: the URL check, then user messages, each at most once."""
         output = _json_object(request.body)
         if output is None or not isinstance(output.get("event", {}), dict):
@@ -184,7 +160,7 @@ class SlackInput(slack.SlackInput):
         message_key = (f"message:{metadata['out_channel']}:{event['ts']}"
                        if event.get("ts") else None)
         event_id = output.get("event_id") if isinstance(output.get("event_id"), str) else None
-        if not self.seen_events.first_time(event_id, message_key):
+        if not await self.seen_events.first_time(event_id, message_key):
             logger.info("Slack event %s already received (retry #%s, %s): ignored.",
                         event_id, request.headers.get(self.retry_num_header),
                         request.headers.get(self.retry_reason_header))

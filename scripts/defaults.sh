@@ -22,8 +22,13 @@
 : "${TRACKER_STORE_USERNAME:=postgres}"
 : "${TRACKER_STORE_PASSWORD:=}"
 
-# lock store: in memory unless LOCK_STORE_TYPE=redis
+# lock store: in memory unless LOCK_STORE_TYPE=redis. "redis" means our
+# lock_stores.atomic_redis.AtomicRedisLockStore: Rasa's own RedisLockStore lets
+# two Rasa servers take the same ticket (see that module), so it is not used.
 : "${LOCK_STORE_TYPE:=in_memory}"
+if [ "$LOCK_STORE_TYPE" = redis ]; then
+  LOCK_STORE_TYPE=lock_stores.atomic_redis.AtomicRedisLockStore
+fi
 : "${LOCK_STORE_HOST:=127.0.0.1}"
 : "${LOCK_STORE_PORT:=6379}"
 : "${LOCK_STORE_DB:=1}"
@@ -36,6 +41,7 @@
 : "${SLACK_SIGNING_SECRET:=}"
 : "${SLACK_CHANNEL:=}"
 : "${SLACK_API_BASE_URL:=https://slack.com/api/}"
+: "${SLACK_SEEN_EVENTS_REDIS_URL:=}"       # several Rasa servers: redis://host:6379/2
 : "${WEBCHAT_HOST:=127.0.0.1}"             # the web chat page (make webchat)
 : "${WEBCHAT_PORT:=8080}"
 : "${WEBCHAT_SOCKET_URL:=http://${RASA_HOST}:${RASA_PORT}}"
@@ -44,7 +50,7 @@
 : "${RASA_JWT_SECRET:=}"
 : "${RASA_JWT_METHOD:=HS256}"
 export CHANNEL_MAX_MESSAGE_CHARS CHANNEL_MAX_REQUEST_BYTES \
-  SLACK_BOT_TOKEN SLACK_SIGNING_SECRET SLACK_CHANNEL SLACK_API_BASE_URL \
+  SLACK_BOT_TOKEN SLACK_SIGNING_SECRET SLACK_CHANNEL SLACK_API_BASE_URL SLACK_SEEN_EVENTS_REDIS_URL \
   WEBCHAT_HOST WEBCHAT_PORT WEBCHAT_SOCKET_URL RASA_API_TOKEN RASA_JWT_SECRET RASA_JWT_METHOD
 
 # never reach for a model hub; no telemetry

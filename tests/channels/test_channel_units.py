@@ -1,6 +1,7 @@
 """The channels' own logic, without a server: limits, polite replies,
 Slack's de-duplication, session ids, and the defaults that keep services on
 loopback."""
+import secrets
 import subprocess
 import time
 
@@ -9,7 +10,8 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.exceptions import InvalidConfigException
 
 from channels import limits
-from channels.slack import SeenEvents, SlackInput
+from channels.seen_events import RedisSeenEvents, SeenEvents
+from channels.slack import SlackInput
 from channels.socketio import valid_session_id
 from tests.support.stack import PROJECT_ROOT
 
@@ -56,27 +58,54 @@ def test_positive_int_refuses_nonsense(value):
         limits.positive_int({"key": value}, "key", 7)
 
 
-def test_seen_events_by_any_key():
-    seen = SeenEvents()
-
-    assert seen.first_time("Ev1", "message:C1:1.0")
-    assert not seen.first_time("Ev1", None)  # a retry
-    assert not seen.first_time("Ev2", "message:C1:1.0")  # same message, other event
-    assert seen.first_time("Ev3", "message:C1:2.0")
-    assert seen.first_time(None, None)  # nothing to recognise it by: processed
+def redis_seen_events(url="redis://127.0.0.1:6379/2", ttl_seconds=60):
+    return RedisSeenEvents(url, ttl_seconds, key_prefix=f"slack-seen-test-{secrets.token_hex(4)}:")
 
 
-def test_seen_events_are_forgotten_after_their_time_and_beyond_the_size():
+@pytest.mark.parametrize("make_seen_events", [
+    SeenEvents,
+    pytest.param(redis_seen_events, marks=pytest.mark.redis),
+], ids=["in-process", "redis"])
+async def test_seen_events_by_any_key(make_seen_events):
+    seen = make_seen_events()
+
+    assert await seen.first_time("Ev1", "message:C1:1.0")
+    assert not await seen.first_time("Ev1", None)  # a retry
+    assert not await seen.first_time("Ev2", "message:C1:1.0")  # same message, other event
+    assert await seen.first_time("Ev3", "message:C1:2.0")
+    assert await seen.first_time(None, None)  # nothing to recognise it by: processed
+
+
+async def test_seen_events_are_forgotten_after_their_time_and_beyond_the_size():
     short = SeenEvents(ttl_seconds=0.05)
     small = SeenEvents(max_size=2)
 
-    short.first_time("Ev1")
+    await short.first_time("Ev1")
     time.sleep(0.1)
     for key in ("a", "b", "c"):
-        small.first_time(key)
+        await small.first_time(key)
 
-    assert short.first_time("Ev1")
-    assert not small.first_time("c") and small.first_time("a")  # "a" was dropped
+    assert await short.first_time("Ev1")
+    assert not await small.first_time("c") and await small.first_time("a")  # "a" was dropped
+
+
+@pytest.mark.redis
+async def test_redis_seen_events_are_shared_and_expire():
+    first_server = redis_seen_events(ttl_seconds=1)
+    second_server = RedisSeenEvents("redis://127.0.0.1:6379/2", ttl_seconds=1,
+                                    key_prefix=first_server.key_prefix)
+
+    assert await first_server.first_time("Ev1")
+    assert not await second_server.first_time("Ev1")  # the retry reached the other server
+    time.sleep(1.5)
+    assert await second_server.first_time("Ev1")  # forgotten after the time to live
+
+
+async def test_without_redis_every_event_is_processed():
+    unreachable = RedisSeenEvents("redis://127.0.0.1:9/0")  # nothing listens on port 9
+
+    assert await unreachable.first_time("Ev1")
+    assert await unreachable.first_time("Ev1")  # a retry may be answered twice, none is lost
 
 
 def test_slack_is_off_until_token_and_secret_are_set():

@@ -155,6 +155,7 @@ MALFORMED = [
     ("POST", "/conversations/malformed/trigger_intent", b"[]"),
     ("POST", "/conversations/malformed/trigger_intent", b'{"name": 5}'),
     ("POST", "/conversations/malformed/execute", b"[]"),
+    ("POST", "/conversations/malformed/execute", b'{"name": "action_that_does_not_exist"}'),
     ("POST", "/conversations/malformed/tracker/events", b'[{"event": "nope"}]'),
     ("POST", "/conversations/malformed/tracker/events", b'"x"'),
     ("POST", "/model/predict", b"[1]"),
@@ -173,6 +174,19 @@ def test_malformed_bodies_with_valid_auth_get_a_4xx(channel_stack, method, path,
                                 headers={"Content-Type": "application/json"}, timeout=30)
 
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
+
+
+def test_execute_runs_a_known_action_and_refuses_an_unknown_one(channel_stack):
+    token = {"token": credentials.API_TOKEN}
+    channel_stack.say("carol", "hi")  # execute needs an existing conversation
+    known = call(channel_stack, "POST", "/conversations/carol/execute",
+                 {"name": "utter_greet"}, params=token)
+    unknown = call(channel_stack, "POST", "/conversations/carol/execute",
+                   {"name": "action_that_does_not_exist"}, params=token)
+
+    assert known.status_code == 200 and known.json()["messages"], known.text
+    assert unknown.status_code == 404
+    assert "action_that_does_not_exist" in unknown.json()["message"]
 
 
 def test_the_server_still_serves_after_the_api_tests(channel_stack):

@@ -1,15 +1,21 @@
 """Scaling out the Rasa way: two Rasa servers (each with its own action
 server) share a PostgreSQL tracker store, a Redis lock store and a PostgreSQL
 order database. A conversation started on one server continues on the other,
-and concurrent messages of one conversation are processed one at a time."""
+concurrent messages of one conversation are processed one at a time, and a
+Slack retry that reaches the other server is recognised there."""
+import json
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
 import redis
+import requests
 
 from actions.orders_db import OrderRepository, OrderStatus
+from tests.channels.support import credentials
+from tests.channels.support.slack import FakeSlackApi, message_event, signed_headers
 from tests.integration.conftest import UNREACHABLE_MODEL_SERVER, check_model
 from tests.support.stack import MODEL_PATH, Stack, base_env
 
@@ -37,7 +43,14 @@ def databases():
 
 
 @pytest.fixture(scope="module")
-def two_servers(databases, tmp_path_factory):
+def fake_slack():
+    fake = FakeSlackApi().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def two_servers(databases, fake_slack, tmp_path_factory):
     check_model(MODEL_PATH)
     redis.Redis(host="127.0.0.1", port=6379).ping()  # the lock store must be there
     tracker_db, orders_db = databases
@@ -49,8 +62,13 @@ def two_servers(databases, tmp_path_factory):
         TRACKER_STORE_TYPE="sql",
         TRACKER_STORE_DIALECT="postgresql",
         TRACKER_STORE_DB=tracker_db,
-        LOCK_STORE_TYPE="redis",
-        LOCK_STORE_KEY_PREFIX=f"pinecrest-test-{secrets.token_hex(4)}",
+        # what scripts/defaults.sh makes of LOCK_STORE_TYPE=redis
+        LOCK_STORE_TYPE="lock_stores.atomic_redis.AtomicRedisLockStore",
+        LOCK_STORE_KEY_PREFIX=f"pinecresttest{secrets.token_hex(4)}",  # alphanumeric, or Rasa ignores it
+        SLACK_BOT_TOKEN=credentials.SLACK_BOT_TOKEN,
+        SLACK_SIGNING_SECRET=credentials.SLACK_SIGNING_SECRET,
+        SLACK_API_BASE_URL=fake_slack.base_url,
+        SLACK_SEEN_EVENTS_REDIS_URL="redis://127.0.0.1:6379/2",
     )
     stacks = [Stack(tmp_path_factory.mktemp(f"server-{i}"), env=base_env(**env)) for i in (1, 2)]
     try:
@@ -85,7 +103,10 @@ def test_a_cancellation_across_servers_is_written_once(two_servers):
 def test_concurrent_messages_of_one_conversation_are_serialised(two_servers, databases):
     (first, second), _ = two_servers
     sender = f"scale-{secrets.token_hex(4)}"
-    messages = ["hi", "what are your opening hours?", "do you take paypal?", "how much is shipping?"]
+    messages = [
+        "hi", "what are your opening hours?", "do you take paypal?", "how much is shipping?",
+        "thanks", "are you a bot?",
+    ]
     with ThreadPoolExecutor(len(messages)) as pool:
         replies = list(pool.map(
             lambda pair: pair[0].say(sender, pair[1]),
@@ -105,3 +126,33 @@ def test_concurrent_messages_of_one_conversation_are_serialised(two_servers, dat
     turns = [kind for kind in kinds if kind in ("user", "bot")]
     assert turns.count("user") == len(messages)
     assert turns == ["user", "bot"] * len(messages)
+
+
+def test_a_slack_retry_that_reaches_the_other_server_is_not_answered_again(
+    two_servers, databases, fake_slack
+):
+    (first, second), _ = two_servers
+    channel, user = f"D-{secrets.token_hex(4)}", f"U-{secrets.token_hex(4)}"
+    event = message_event(f"Ev-{secrets.token_hex(6)}", user, channel,
+                          "what are your opening hours?", f"{time.time():.6f}")
+    body = json.dumps(event).encode()
+
+    def deliver(stack, **retry_headers):
+        headers = {**signed_headers(body, credentials.SLACK_SIGNING_SECRET), **retry_headers}
+        return requests.post(f"{stack.rasa_url}/webhooks/slack/webhook", data=body,
+                             headers=headers, timeout=10)
+
+    delivered = deliver(first)
+    retried = deliver(second, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    fake_slack.wait_for_posts(channel, count=1, timeout=60)
+    time.sleep(3)  # time for a second reply to arrive, if any
+
+    assert delivered.status_code == 200 and retried.status_code == 200
+    assert retried.headers.get("X-Slack-No-Retry") == "1"
+    assert len(fake_slack.posts_to(channel)) == 1
+    connection = psycopg2.connect(**{**SERVER, "dbname": databases[0]})
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s AND type_name = 'user'",
+                       (user,))
+        assert cursor.fetchone()[0] == 1
+    connection.close()

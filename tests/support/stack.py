@@ -64,7 +64,7 @@ def base_env(**overrides: str) -> Dict[str, str]:
         LOCK_STORE_HOST="127.0.0.1",
         LOCK_STORE_PORT="6379",
         LOCK_STORE_DB="1",
-        LOCK_STORE_KEY_PREFIX="pinecrest-test",
+        LOCK_STORE_KEY_PREFIX="pinecresttest",
         # channels (credentials.yml): Slack off
         CHANNEL_MAX_MESSAGE_CHARS="2000",
         CHANNEL_MAX_REQUEST_BYTES="1048576",
@@ -72,6 +72,7 @@ def base_env(**overrides: str) -> Dict[str, str]:
         SLACK_SIGNING_SECRET="",
         SLACK_CHANNEL="",
         SLACK_API_BASE_URL="http://127.0.0.1:9/api/",  # nothing listens there
+        SLACK_SEEN_EVENTS_REDIS_URL="",
     )
     env.update(overrides)
     return env

@@ -171,3 +171,24 @@ def test_recent_turns_leave_out_the_question_itself():
 async def test_empty_message_gets_a_prompt(model_server_url):
     messages = await run_action(tracker_for("   "))
     assert messages[0]["text"] == "It looks like your message was empty. How can I help you?"
+
+
+async def test_the_knowledge_base_is_reloaded_only_when_a_document_changes(
+    model_server_url, monkeypatch, tmp_path
+):
+    documents = tmp_path / "kb"
+    documents.mkdir()
+    (documents / "gift_cards.md").write_text("# Gift cards\n\n## Expiry\n\nGift cards never expire.\n")
+    monkeypatch.setenv("KNOWLEDGE_BASE_DIR", str(documents))
+    get_settings.cache_clear()
+    services = llm_fallback.SERVICES
+
+    first = services.knowledge_base(get_settings())
+    assert services.knowledge_base(get_settings()) is first  # nothing changed: no reload
+
+    (documents / "gift_cards.md").write_text(
+        "# Gift cards\n\n## Expiry\n\nGift cards expire after five years.\n"
+    )
+    reloaded = services.knowledge_base(get_settings())
+    assert reloaded is not first
+    assert [p.text for p in reloaded.passages] == ["Gift cards expire after five years."]

@@ -1,0 +1,1 @@
+"""Lock stores for Rasa servers that share conversations (see README, "Scaling out")."""
