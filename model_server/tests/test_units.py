@@ -77,3 +77,66 @@ def test_decoder_matches_transformers_logits():
     assert (logits[1] - ref).abs().max() < 1e-3
     assert logits[1].argmax() == ref.argmax()
     assert files.eos_token_ids == (2,)
+
+
+def test_deadlines_end_running_and_queued_requests_with_a_504():
+    """The engine ends a request whose deadline passed, whether it is running
+    or still queued, and its slot serves the next request."""
+    import asyncio
+    import time
+
+    import torch
+
+    from model_server import loading
+    from model_server.engine import Engine, GenerationRequest
+    from model_server.llama import Llama, LlamaShape
+
+    loading.enforce_offline()
+    files = loading.resolve_chat_model("", str(config_module.REPO_ROOT / ".cache" / "models"))
+    tokenizer = loading.load_tokenizer(files.folder)
+    model = Llama(LlamaShape.from_hf_config(files.config), loading.load_state_dict(files.folder), "fp32")
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Write a long story about a hiking trip."}],
+        add_generation_prompt=True, tokenize=True, return_dict=False)
+    params = ChatParams.parse({"messages": [{"role": "user", "content": "x"}], "max_tokens": 200,
+                               "temperature": 0}, "m", 512, 64)
+
+    def request(deadline_in_s: float) -> GenerationRequest:
+        return GenerationRequest(prompt_ids=list(ids), params=params,
+                                 deadline=time.monotonic() + deadline_in_s)
+
+    async def last_event(req: GenerationRequest, on_first_delta=None) -> tuple:
+        while True:
+            event = await asyncio.wait_for(req.events.get(), 60)
+            if event[0] == "delta" and on_first_delta is not None:
+                on_first_delta()
+                on_first_delta = None
+            if event[0] != "delta":
+                return event
+
+    async def scenario():
+        engine = Engine(model, tokenizer, files.eos_token_ids, max_batch_size=1, max_queue_size=4,
+                        max_seq_len=512, prefill_token_budget=512, threads=1)
+        engine.start(asyncio.get_running_loop())
+        try:
+            running, queued = request(60), request(-1)  # the second one's deadline has passed
+            engine.submit(running)
+            engine.submit(queued)  # waits: the only slot is taken
+
+            def expire_running():  # once it streams, its deadline passes
+                running.deadline = time.monotonic()
+
+            queued_end = await last_event(queued)
+            running_end = await last_event(running, on_first_delta=expire_running)
+            after = request(60)
+            engine.submit(after)
+            after_end = await last_event(after)
+        finally:
+            engine.stop()
+        return queued_end, running_end, after_end
+
+    torch.manual_seed(0)
+    queued_end, running_end, after_end = asyncio.run(scenario())
+    assert queued_end == ("error", 504, "request deadline exceeded while queued")
+    assert running_end == ("error", 504, "request deadline exceeded")
+    assert after_end[0] == "done"  # the slot was freed
