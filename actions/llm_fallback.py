@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -60,14 +61,17 @@ class FallbackServices:
     """The model client and the knowledge base, built once per process on
     first use (not at import). The knowledge base answers at once from the
     disk cache or by word overlap; embedding it runs in the background, again
-    whenever a document changes, and is retried at most every RETRY_S."""
+    whenever a document changes, and is retried at most every RETRY_S. An
+    index another process writes meanwhile (scripts/run_assistant.sh builds
+    one when the model server is up) is picked up on the next turn."""
 
     RETRY_S = 30.0
 
     def __init__(self) -> None:
         self._client: Optional[ModelClient] = None
         self._knowledge: Optional[KnowledgeBase] = None
-        self._signature: Optional[tuple] = None
+        self._documents_signature: Optional[tuple] = None
+        self._index_signature: Optional[tuple] = None
         self._embedding: Optional[asyncio.Task] = None
         self._last_attempt = -float("inf")
 
@@ -79,13 +83,20 @@ class FallbackServices:
         return self._client
 
     def knowledge_base(self, settings: Settings) -> KnowledgeBase:
-        # a stat() per document on each turn, not a read: this runs on the event loop
-        signature = (settings.embedding_model, KnowledgeBase.files_signature(settings.knowledge_base_dir))
-        if self._knowledge is None or signature != self._signature:
+        # a stat() per file on each turn, not a read: this runs on the event loop
+        documents = (settings.embedding_model, KnowledgeBase.files_signature(settings.knowledge_base_dir))
+        index = _file_signature(settings.knowledge_index_path)
+        if (
+            self._knowledge is None
+            or documents != self._documents_signature
+            # an index written by another process (`python -m actions.knowledge_base`
+            # at start-up, another action server)
+            or (not self._knowledge.embedded and index != self._index_signature)
+        ):
             self._knowledge = KnowledgeBase.load(
                 settings.knowledge_base_dir, settings.embedding_model, settings.knowledge_index_path
             )
-            self._signature = signature
+            self._documents_signature, self._index_signature = documents, index
         idle = self._embedding is None or self._embedding.done()
         if not self._knowledge.embedded and idle and time.monotonic() - self._last_attempt > self.RETRY_S:
             self._last_attempt = time.monotonic()
@@ -108,6 +119,14 @@ class FallbackServices:
             return
         if self._knowledge is knowledge:
             self._knowledge = embedded
+
+
+def _file_signature(path: Path) -> Optional[Tuple[int, int]]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 SERVICES = FallbackServices()

@@ -29,6 +29,11 @@ if [[ -x .venv/llm/bin/python && -z ${NO_MODEL_SERVER:-} ]]; then
   .venv/llm/bin/python -m model_server --host "$MODEL_SERVER_HOST" --port "$MODEL_SERVER_PORT" \
     > var/log/model-server.log 2>&1 &
   pids+=($!)
+  # embed the knowledge base as soon as the model server is up (the action
+  # server answers by word overlap until then, and picks the index up)
+  ( scripts/wait_for_http.sh "http://$MODEL_SERVER_HOST:$MODEL_SERVER_PORT/health" 600 \
+      && .venv/rasa/bin/python -m actions.knowledge_base ) > var/log/knowledge-index.log 2>&1 &
+  pids+=($!)
 fi
 
 scripts/wait_for_http.sh "http://$ACTION_SERVER_HOST:$ACTION_SERVER_PORT/health" 60

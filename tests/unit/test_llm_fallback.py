@@ -192,3 +192,32 @@ async def test_the_knowledge_base_is_reloaded_only_when_a_document_changes(
     reloaded = services.knowledge_base(get_settings())
     assert reloaded is not first
     assert [p.text for p in reloaded.passages] == ["Gift cards expire after five years."]
+
+
+async def test_an_index_written_by_another_process_is_picked_up(model_server_url, monkeypatch, tmp_path):
+    """The model server is dead here, so the action answers by word overlap
+    until an embedded index appears on disk (as `python -m actions.knowledge_base`
+    writes it at start-up); the next turn uses it."""
+    import numpy as np
+
+    from actions.knowledge_base import KnowledgeBase
+
+    documents = tmp_path / "kb"
+    documents.mkdir()
+    (documents / "gift_cards.md").write_text("# Gift cards\n\n## Expiry\n\nGift cards never expire.\n")
+    monkeypatch.setenv("KNOWLEDGE_BASE_DIR", str(documents))
+    get_settings.cache_clear()
+    settings = get_settings()
+    services = llm_fallback.SERVICES
+
+    assert not services.knowledge_base(settings).embedded
+    unchanged = services.knowledge_base(settings)
+    assert not unchanged.embedded
+
+    # what the other process writes: the same fingerprint, with vectors
+    fingerprint = KnowledgeBase.fingerprint_of(documents, settings.embedding_model)
+    KnowledgeBase._write_cache(
+        settings.knowledge_index_path, fingerprint, np.ones((1, 4), dtype=np.float32),
+        {"Gift cards never expire.": np.ones(4, dtype=np.float32)},
+    )
+    assert services.knowledge_base(settings).embedded
