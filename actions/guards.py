@@ -6,14 +6,17 @@ never reach the model.
 
 Output: the model may only state numbers, prices, dates and order numbers that
 appear in the conversation or the retrieved passages, and may not claim an
-order status; markup is stripped and the length capped. Sentences that break
-these rules are dropped, and the caller falls back to quoting the passages
-when nothing is left.
+order status; markup is stripped and the length capped. In an answer from the
+knowledge base, a sentence whose words are mostly not in the passages is made
+up too. Sentences that break these rules are dropped, and the caller falls
+back to quoting the passages when nothing is left.
 """
 import html
 import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
+
+from actions.knowledge_base import words
 
 # --- input ------------------------------------------------------------------
 
@@ -92,6 +95,10 @@ def mostly_cjk(text: str) -> bool:
 # --- output ------------------------------------------------------------------
 
 MAX_ANSWER_CHARS = 450
+# share of a knowledge answer's sentence's content words that must be in the
+# passages or the question (measured: supported sentences 0.75-1.0, a made-up
+# extra 0.4)
+MIN_SENTENCE_SUPPORT = 0.6
 NUMBER = re.compile(r"\$?\d+(?:[.,:]\d+)*%?")
 MONTH = re.compile(
     r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|jun(e)?|jul(y)?|aug(ust)?|sep(t(ember)?)?|"
@@ -134,6 +141,25 @@ def strip_markup(text: str) -> str:
     for pattern, replacement in MARKUP:
         text = pattern.sub(replacement, text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def keep_supported_sentences(answer: str, sources: str,
+                             min_support: float = MIN_SENTENCE_SUPPORT) -> OutputCheck:
+    """For an answer from the knowledge base: keeps the sentences whose
+    content words are mostly (`min_support`) in `sources` (the passages and
+    the question). A small model adds made-up extras to a right answer ("They
+    can be used to buy anything, and are available from any store") that have
+    no number for `check_output` to catch."""
+    known = set(words(sources))
+    kept, dropped = [], []
+    for sentence in SENTENCE.split(answer):
+        sentence_words = set(words(sentence))
+        support = len(sentence_words & known) / len(sentence_words) if sentence_words else 1.0
+        if support >= min_support:
+            kept.append(sentence)
+        else:
+            dropped.append(f"unsupported words ({support:.0%}): {sentence}")
+    return OutputCheck(" ".join(kept).strip(), dropped)
 
 
 def check_output(answer: str, sources: str, max_chars: int = MAX_ANSWER_CHARS) -> OutputCheck:

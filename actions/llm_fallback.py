@@ -22,7 +22,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.config import Settings, get_settings
-from actions.guards import GUARD_REPLIES, MAX_ANSWER_CHARS, NUMBER, check_input, check_output, mostly_cjk
+from actions.guards import (
+    GUARD_REPLIES, MAX_ANSWER_CHARS, NUMBER, check_input, check_output, keep_supported_sentences, mostly_cjk,
+)
 from actions.knowledge_base import Hit, KnowledgeBase, words
 from actions.model_client import ModelClient, ModelServerError
 
@@ -274,9 +276,11 @@ class ActionLLMFallback(Action):
         record["dropped"] = checked.dropped
         if grounded:
             key_sentence = hits[0].ranked_sentences[0] if hits[0].ranked_sentences else ""
-            if checked.text and keeps_key_facts(checked.text, key_sentence):
+            supported = keep_supported_sentences(checked.text, f"{sources} {text}")
+            record["dropped"] += supported.dropped
+            if supported.text and keeps_key_facts(supported.text, key_sentence):
                 record.update(outcome="generated")
-                return checked.text
+                return supported.text
             record.update(outcome="extractive", generated=answer[:300])
             return extractive_answer(hits[0])
         if checked.text:

@@ -1,7 +1,9 @@
 """The LLM guards: what is refused before the model, what is cut after it."""
 import pytest
 
-from actions.guards import GUARD_REPLIES, check_input, check_output, mostly_cjk, strip_markup
+from actions.guards import (
+    GUARD_REPLIES, check_input, check_output, keep_supported_sentences, mostly_cjk, strip_markup,
+)
 
 
 @pytest.mark.parametrize(
@@ -100,3 +102,29 @@ def test_an_unfinished_last_sentence_is_dropped():
     assert checked.text == "What's a joke about a tree? A tree has no legs."
     assert checked.dropped == ["unfinished: A"]
     assert check_output("Happy trails", "").text == "Happy trails"  # a lone reply stays
+
+
+GIFT_CARD_PASSAGE = (
+    "Pinecrest gift cards never expire and have no fees. A gift card can be used on "
+    "pinecrest.example for any product, including sale items. Lost gift cards can be "
+    "replaced if you have the purchase receipt."
+)
+
+
+def test_a_made_up_extra_is_dropped_from_a_knowledge_answer():
+    answer = ("Pinecrest gift cards do not expire. They are a gift card that can be used to buy "
+              "anything, and they are available to purchase from any store.")
+
+    checked = keep_supported_sentences(answer, GIFT_CARD_PASSAGE + " do gift cards expire?")
+
+    assert checked.text == "Pinecrest gift cards do not expire."
+    assert len(checked.dropped) == 1 and "available to purchase from any store" in checked.dropped[0]
+
+
+def test_a_paraphrase_of_the_passage_is_kept_whole():
+    answer = ("Our gift cards never expire and there are no fees. You can use a gift card for any "
+              "product on pinecrest.example, sale items included.")
+
+    checked = keep_supported_sentences(answer, GIFT_CARD_PASSAGE + " can I use a gift card on sale items?")
+
+    assert checked.text == answer and checked.dropped == []
