@@ -34,6 +34,9 @@ ACTION_NAME = "action_llm_fallback"
 ORDER_NUMBER = re.compile(r"(?<!\d)\d{5}(?!\d)")
 HISTORY_TURNS = 4  # user and bot messages given to the model as context
 FALLBACKS_BEFORE_HANDOFF = 3
+# of the deadline, kept back from generation for checking the answer, or for
+# quoting the passages instead when generation runs out of time
+ANSWER_MARGIN_S = 0.5
 # a passage at least this similar (cosine) to the question answers it
 KNOWLEDGE_MIN_SCORE = 0.33  # small talk scored <= 0.28 in the evaluation
 KNOWLEDGE_MIN_SCORE_WORDS = 0.5  # the same for word overlap (0..1)
@@ -215,7 +218,10 @@ class ActionLLMFallback(Action):
         record: Dict[str, Any] = {"routing": tracker.latest_message.get("llm_routing")}
 
         try:
-            reply = await asyncio.wait_for(self._answer(text, tracker, settings, record), settings.llm_deadline_s)
+            reply = await asyncio.wait_for(
+                self._answer(text, tracker, settings, record, started + settings.llm_deadline_s),
+                settings.llm_deadline_s,
+            )
         except asyncio.TimeoutError:
             record.update(outcome="timeout")
             reply = CANNED_UNAVAILABLE
@@ -238,7 +244,9 @@ class ActionLLMFallback(Action):
             )
         return []
 
-    async def _answer(self, text: str, tracker: Tracker, settings: Settings, record: Dict[str, Any]) -> str:
+    async def _answer(
+        self, text: str, tracker: Tracker, settings: Settings, record: Dict[str, Any], deadline: float
+    ) -> str:
         if not text:
             record.update(outcome="empty")
             return "It looks like your message was empty. How can I help you?"
@@ -264,7 +272,9 @@ class ActionLLMFallback(Action):
         passages = hits[:2] if grounded else []
         messages = self._prompt(text, passages, recent_turns(tracker))
         try:
-            answer = await client.chat(messages, settings.llm_max_tokens, settings.llm_deadline_s)
+            # a slow model server leaves time to quote the passages (below)
+            time_left = max(0.1, deadline - time.monotonic() - ANSWER_MARGIN_S)
+            answer = await client.chat(messages, settings.llm_max_tokens, time_left)
         except ModelServerError as error:
             record.update(outcome="model_unavailable", error=str(error)[:300])
             if grounded:  # the passages still answer the question

@@ -109,6 +109,24 @@ async def test_hung_model_server_answers_within_deadline_plus_one_second(hung_mo
     assert elapsed < 1.5 + 1.0
 
 
+async def test_hung_model_server_still_answers_a_knowledge_question_in_time(
+    hung_model_server, monkeypatch
+):
+    """Generation gets the deadline less a margin, so when the model server
+    is too slow the passages are quoted instead of the canned reply."""
+    monkeypatch.setenv("LLM_DEADLINE_S", "3")
+    monkeypatch.setenv("LLM_EMBEDDING_TIMEOUT_S", "0.5")
+    get_settings.cache_clear()
+
+    started = time.monotonic()
+    messages = await run_action(tracker_for("Do your gift cards expire?"))
+    elapsed = time.monotonic() - started
+
+    assert len(messages) == 1 and "never expire" in messages[0]["text"]
+    assert messages[0]["llm_fallback"]["outcome"] == "model_unavailable"
+    assert elapsed < 3 + 1.0
+
+
 @pytest.mark.parametrize(
     "text, guard",
     [
