@@ -261,7 +261,9 @@ class ActionLLMFallback(Action):
         services = SERVICES
         client = services.client(settings)
         knowledge = services.knowledge_base(settings)
+        retrieval_started = time.monotonic()
         hits, method = await knowledge.search(text[:1000], client, settings.embedding_timeout_s)
+        record["retrieval_ms"] = round((time.monotonic() - retrieval_started) * 1000)
         grounded = knowledge_answers(hits, method)
         record.update(
             retrieval=method,
@@ -274,7 +276,10 @@ class ActionLLMFallback(Action):
         try:
             # a slow model server leaves time to quote the passages (below)
             time_left = max(0.1, deadline - time.monotonic() - ANSWER_MARGIN_S)
+            record["generation_budget_ms"] = round(time_left * 1000)
+            generation_started = time.monotonic()
             answer = await client.chat(messages, settings.llm_max_tokens, time_left)
+            record["generation_ms"] = round((time.monotonic() - generation_started) * 1000)
         except ModelServerError as error:
             record.update(outcome="model_unavailable", error=str(error)[:300])
             if grounded:  # the passages still answer the question
