@@ -2,6 +2,7 @@
 TGI: only the URL changes). Every call has a hard timeout; failures raise
 `ModelServerError` so callers can fall back instead of hanging."""
 import asyncio
+import math
 from typing import Dict, List, Optional
 
 import aiohttp
@@ -37,7 +38,9 @@ class ModelClient:
             async with self._session().post(
                 f"{self.base_url}{path}",
                 json=payload,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
+                # aiohttp rounds timeouts over `ceil_threshold` (5 s) up to the
+                # next whole second: up to a second past the caller's deadline
+                timeout=aiohttp.ClientTimeout(total=timeout_s, ceil_threshold=math.inf),
             ) as response:
                 body = await response.json(content_type=None)
                 if response.status != 200:

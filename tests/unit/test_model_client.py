@@ -1,0 +1,41 @@
+"""The model client's time limit against a slow local HTTP server."""
+import asyncio
+import time
+
+import pytest
+from aiohttp import web
+
+from actions.model_client import ModelClient, ModelServerError
+from tests.support.stack import free_port
+
+
+@pytest.fixture
+async def slow_model_server():
+    """Answers a chat completion after eight seconds."""
+    async def complete(request):
+        await asyncio.sleep(8)
+        return web.json_response({"choices": [{"message": {"content": "late"}}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", complete)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}/v1"
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize("timeout_s", [5.05, 6.3])
+async def test_a_time_limit_over_five_seconds_is_kept_to_the_fraction(slow_model_server, timeout_s):
+    """aiohttp by default rounds such limits up to the next whole second of
+    the event loop's clock, so the fallback's own deadline fired first."""
+    client = ModelClient(slow_model_server, "chat", "embed")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(ModelServerError):
+        await client.chat([{"role": "user", "content": "hi"}], 8, timeout_s)
+    waited = loop.time() - started
+    await client.close()
+
+    assert timeout_s <= waited < timeout_s + 0.25
