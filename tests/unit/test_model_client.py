@@ -38,4 +38,5 @@ async def test_a_time_limit_over_five_seconds_is_kept_to_the_fraction(slow_model
     waited = loop.time() - started
     await client.close()
 
-    assert timeout_s <= waited < timeout_s + 0.25
+    # (the event loop's clock may read a hair under the limit when it fires)
+    assert timeout_s - 0.05 <= waited < timeout_s + 0.25
