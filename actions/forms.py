@@ -7,23 +7,35 @@ the submit actions then explain the decision.
 """
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.config import get_settings
+from actions.formatting import describe_order
+from actions.dialogue import (
+    Turn,
+    TurnKind,
+    confirmation,
+    interpret,
+    matches_choice,
+    names_another_order,
+)
 from actions.order_policy import ReturnDecision, can_cancel, return_decision
 from actions.orders_db import Order, OrderRepository
 from actions.services import on_orders
+from custom_components.order_numbers import malformed_order_number
 
 ORDER_ID = re.compile(r"^\d{5}$")
-# something the user probably meant as an order number: "1234", "#123456"
-NUMBER_LIKE = re.compile(r"#?\s*(\d[\d\- ]*\d|\d)")
 MAX_REASON_LENGTH = 500
+# the return form's suggested reasons, offered as buttons
+RETURN_REASONS = ("Wrong size", "Damaged", "Not as described", "Changed my mind")
 
 
 def normalize_order_id(value: Any) -> str:
@@ -36,12 +48,124 @@ async def load_order(order_id: Optional[str]) -> Optional[Order]:
     return await on_orders(OrderRepository.get_order, order_id)
 
 
+@dataclass(frozen=True)
+class StateBefore:
+    """The conversation as it was when the user sent the latest message."""
+
+    slots: Dict[Text, Any]
+    active_loop: Optional[Text]
+
+
+def state_before_latest_message(events: List[Dict[Text, Any]]) -> StateBefore:
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    slots: Dict[Text, Any] = {}
+    active_loop = None
+    for event in events[:last_user]:
+        if event.get("event") == "slot":
+            slots[event["name"]] = event.get("value")
+        elif event.get("event") == "active_loop":
+            active_loop = event.get("name")
+        elif event.get("event") in ("restart", "session_started"):
+            slots, active_loop = {}, None
+    return StateBefore(slots, active_loop)
+
+
+def answered_since_user_spoke(events: List[Dict[Text, Any]], form: Text) -> bool:
+    """True when the bot already acted on the latest message (a digression
+    rule answered it) and Rasa runs the form again only to ask its question."""
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
+    actions = [
+        e.get("name") for e in events[last_user + 1:] if e.get("event") == "action"
+    ]
+    # the last one is the form itself, added by Rasa for this validation
+    return any(name not in ("action_listen", "action_extract_slots", form) for name in actions)
+
+
+def latest_turn(tracker: Tracker) -> Turn:
+    message = tracker.latest_message or {}
+    order_ids = tuple(
+        str(e.get("value")) for e in message.get("entities", []) if e.get("entity") == "order_id"
+    )
+    intent = message.get("intent") or {}
+    return Turn(
+        text=message.get("text") or "",
+        intent=intent.get("name") or "",
+        order_ids=order_ids,
+        confidence=float(intent.get("confidence") or 0.0),
+    )
+
+
 class OrderFormValidation(FormValidationAction, ABC):
-    """Shared by all order forms: finds and checks the order number."""
+    """Shared by all order forms: tells answers from switches, corrections and
+    interruptions (`actions/dialogue.py`), and finds and checks the order
+    number. The order under discussion (`order_id`) is carried from one flow
+    to the next, so a form that starts without a number uses it."""
+
+    # the slots asked after the order number, reset when the order changes
+    later_slots: Tuple[Text, ...] = ()
 
     @abstractmethod
     def name(self) -> Text:
         ...
+
+    def choices(self, requested_slot: Optional[Text]) -> Tuple[Text, ...]:
+        """The answers offered as buttons for the slot being asked."""
+        return ()
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        turn = latest_turn(tracker)
+        before = state_before_latest_message(tracker.events)
+        if before.active_loop != self.form_name():
+            return await self._activate(turn, before, dispatcher, tracker, domain)
+        if answered_since_user_spoke(tracker.events, self.form_name()):
+            return await super().run(dispatcher, tracker, domain)
+        kind = self._interpret(turn, before, tracker)
+        candidates = tracker.slots_to_validate()
+        undo = [SlotSet(slot, before.slots.get(slot)) for slot in candidates if slot != "order_id"]
+        if kind is TurnKind.ABOUT_THIS_ORDER:
+            order = await load_order(before.slots.get("order_id"))
+            if order is not None:
+                dispatcher.utter_message(text=describe_order(order))
+        if kind in (TurnKind.ABOUT_THIS_ORDER, TurnKind.NO_ANSWER):
+            # the form asks its question again
+            return undo + [SlotSet(before.slots.get("requested_slot"), None)]
+        if kind in (TurnKind.SWITCH, TurnKind.INTERRUPTION):
+            # not an answer: the rules of data/rules/forms.yml take over; an
+            # order the user named stays the order under discussion
+            return undo + [ActionExecutionRejected(self.form_name())]
+        if kind is TurnKind.CORRECTION:
+            # the questions about the old order are asked again
+            tracker.add_slots([SlotSet(slot, None) for slot in self.later_slots])
+        return await super().run(dispatcher, tracker, domain)
+
+    def _interpret(self, turn: Turn, before: StateBefore, tracker: Tracker) -> TurnKind:
+        requested = before.slots.get("requested_slot")
+        # malformed numbers are extracted later (extract_order_id), to say what is wrong
+        typed_a_number = requested == "order_id" and malformed_order_number(turn.text) is not None
+        return interpret(
+            turn,
+            self.form_name(),
+            requested,
+            before.slots.get("order_id"),
+            self.choices(requested),
+            has_candidates=bool(tracker.slots_to_validate()) or typed_a_number,
+        )
+
+    async def _activate(
+        self,
+        turn: Turn,
+        before: StateBefore,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        carried = tracker.get_slot("order_id")
+        if carried and carried not in turn.order_ids and names_another_order(turn.text):
+            # "and my other order?": not the one we talked about
+            tracker.add_slots([SlotSet("order_id", None)])
+        return await super().run(dispatcher, tracker, domain)
 
     async def extract_order_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -53,8 +177,8 @@ class OrderFormValidation(FormValidationAction, ABC):
             return {}
         if any(e.get("entity") == "order_id" for e in tracker.latest_message.get("entities", [])):
             return {}
-        match = NUMBER_LIKE.search(tracker.latest_message.get("text") or "")
-        return {"order_id": normalize_order_id(match.group(1))} if match else {}
+        digits = malformed_order_number(tracker.latest_message.get("text") or "")
+        return {"order_id": digits} if digits else {}
 
     async def validate_order_id(
         self,
@@ -63,6 +187,8 @@ class OrderFormValidation(FormValidationAction, ABC):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        if slot_value is None:
+            return {"order_id": None}
         order_id = normalize_order_id(slot_value)
         if not ORDER_ID.match(order_id):
             # user sees why and is asked again
@@ -86,8 +212,22 @@ class ValidateOrderStatusForm(OrderFormValidation):
 
 
 class ValidateCancelOrderForm(OrderFormValidation):
+    later_slots = ("cancel_confirm",)
+
     def name(self) -> Text:
         return "validate_cancel_order_form"
+
+    def validate_cancel_confirm(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        # the slot mappings read the intent; "don't cancel it", often read as
+        # `cancel_order`, is a no
+        answer = confirmation(latest_turn(tracker)) if slot_value is not None else None
+        return {"cancel_confirm": answer}
 
     async def required_slots(
         self,
@@ -105,8 +245,13 @@ class ValidateCancelOrderForm(OrderFormValidation):
 
 
 class ValidateReturnForm(OrderFormValidation):
+    later_slots = ("return_reason",)
+
     def name(self) -> Text:
         return "validate_return_form"
+
+    def choices(self, requested_slot: Optional[Text]) -> Tuple[Text, ...]:
+        return RETURN_REASONS if requested_slot == "return_reason" else ()
 
     async def required_slots(
         self,
@@ -131,7 +276,12 @@ class ValidateReturnForm(OrderFormValidation):
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         reason = " ".join(str(slot_value or "").split())
-        if len(reason) < 2:
+        if slot_value is None:
+            return {"return_reason": None}
+        if matches_choice(reason, RETURN_REASONS):
+            # a button, even when the classifier reads "Changed my mind" as "stop"
+            return {"return_reason": reason}
+        if len(reason) < 2 or latest_turn(tracker).intent == "affirm":
             dispatcher.utter_message(text="Could you tell me in a few words why you're returning it?")
             return {"return_reason": None}
         return {"return_reason": reason[:MAX_REASON_LENGTH]}

@@ -41,4 +41,4 @@ class ActionHandoff(Action):
             "within 4 hours during customer-service hours (Mon-Fri 8:00-20:00, "
             "Sat 9:00-17:00 ET). You can also call us on 1-800-555-0142."
         )
-        return [SlotSet("order_id", None)]
+        return [SlotSet("order_id", None), SlotSet("suggestion", None)]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.config import Settings, get_settings
@@ -233,16 +234,21 @@ class ActionLLMFallback(Action):
         record["latency_ms"] = round((time.monotonic() - started) * 1000)
         in_a_row = consecutive_fallbacks(tracker) + 1  # this run is not an event yet
         record["fallbacks_in_a_row"] = in_a_row
-        dispatcher.utter_message(text=reply, llm_fallback=record)
         if in_a_row >= FALLBACKS_BEFORE_HANDOFF:
+            # one message with the offer: no turn sends more than the
+            # MessageBudgetPolicy allows
             dispatcher.utter_message(
-                text=HANDOFF_OFFER,
+                text=f"{reply}\n\n{HANDOFF_OFFER}",
                 buttons=[
                     {"title": "Yes, a person please", "payload": "/human_handoff"},
                     {"title": "No, thanks", "payload": "/deny"},
                 ],
+                llm_fallback=record,
             )
-        return []
+        else:
+            dispatcher.utter_message(text=reply, llm_fallback=record)
+        # a "yes" now answers this reply, not an earlier suggestion
+        return [SlotSet("suggestion", None)]
 
     async def _answer(
         self, text: str, tracker: Tracker, settings: Settings, record: Dict[str, Any], deadline: float

@@ -1,6 +1,8 @@
 """What happens when an order form is complete: answer, cancel, register a
-return. Every answer comes from the order database; every action clears the
-form's slots so that the next request starts fresh."""
+return. Every answer comes from the order database. Each action clears the
+answers its form collected but keeps the order under discussion (`order_id`),
+so that "cancel it" right after a status answer needs no number, and records
+what the bot suggested next (`suggestion`), so that "yes" does that."""
 from datetime import date
 from typing import Any, Dict, List, Optional, Text
 
@@ -10,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.config import get_settings
 from actions.formatting import describe_order, format_date
-from actions.forms import load_order
+from actions.forms import RETURN_REASONS, load_order
 from actions.order_policy import ReturnDecision, can_cancel, return_deadline, return_decision
 from actions.orders_db import OrderRepository, OrderStatus
 from actions.services import on_orders
@@ -20,6 +22,12 @@ NOT_FOUND = "Sorry, I couldn't find that order any more. Could you check the num
 
 def clear_slots(*names: Text) -> List[Dict[Text, Any]]:
     return [SlotSet(name, None) for name in names]
+
+
+def suggest(intent: Optional[Text]) -> List[Dict[Text, Any]]:
+    """What a "yes" to this reply starts (data/rules/suggestions.yml): one of
+    the `suggestion` slot's values in domain/orders.yml, or None."""
+    return [SlotSet("suggestion", intent)]
 
 
 class ActionOrderStatus(Action):
@@ -32,13 +40,13 @@ class ActionOrderStatus(Action):
         order = await load_order(tracker.get_slot("order_id"))
         if order is None:
             dispatcher.utter_message(text=NOT_FOUND)
-            return clear_slots("order_id")
+            return clear_slots("order_id") + suggest(None)
         message = describe_order(order)
         deadline = return_deadline(order, get_settings().return_window_days)
         if order.status is OrderStatus.DELIVERED and deadline >= date.today():
             message += f" You can return items until {format_date(deadline)}."
         dispatcher.utter_message(text=message)
-        return clear_slots("order_id")
+        return suggest(None)
 
 
 class ActionAskCancelConfirm(Action):
@@ -69,15 +77,17 @@ class ActionCancelOrder(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        events = clear_slots("order_id", "cancel_confirm")
+        events = clear_slots("cancel_confirm")
         order = await load_order(tracker.get_slot("order_id"))
         if order is None:
             dispatcher.utter_message(text=NOT_FOUND)
-            return events
+            return events + clear_slots("order_id") + suggest(None)
 
         if not can_cancel(order):
             dispatcher.utter_message(text=self._refusal(order))
-            return events
+            returnable = order.status is OrderStatus.DELIVERED
+            return events + suggest("return_item" if returnable else None)
+        events += suggest(None)
         if not tracker.get_slot("cancel_confirm"):
             dispatcher.utter_message(
                 text=f"Okay, I haven't cancelled anything. Order #{order.order_id} stays as it is."
@@ -122,17 +132,18 @@ class ActionSubmitReturn(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        events = clear_slots("order_id", "return_reason")
+        events = clear_slots("return_reason")
         order = await load_order(tracker.get_slot("order_id"))
         if order is None:
             dispatcher.utter_message(text=NOT_FOUND)
-            return events
+            return events + clear_slots("order_id") + suggest(None)
 
         window = get_settings().return_window_days
         decision = return_decision(order, date.today(), window)
         if decision is not ReturnDecision.ALLOWED:
             dispatcher.utter_message(text=self._refusal(order, decision, window))
-            return events
+            return events + suggest(SUGGESTION_AFTER_REFUSAL.get(decision))
+        events += suggest(None)
 
         existing = await on_orders(OrderRepository.find_return, order.order_id)
         if existing is not None:
@@ -175,8 +186,17 @@ class ActionSubmitReturn(Action):
         )
 
 
+# "yes" to a refused return: cancel the unshipped order, or a person for an
+# old one (the refusals below say so)
+SUGGESTION_AFTER_REFUSAL = {
+    ReturnDecision.NOT_SHIPPED: "cancel_order",
+    ReturnDecision.WINDOW_CLOSED: "human_handoff",
+}
+
+
 class ActionClearOrderSlots(Action):
-    """After the user stops a form: forget what it had collected."""
+    """After the user stops a form or says goodbye: forget the order and
+    what the form had collected."""
 
     def name(self) -> Text:
         return "action_clear_order_slots"
@@ -184,7 +204,7 @@ class ActionClearOrderSlots(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        return clear_slots("order_id", "cancel_confirm", "return_reason")
+        return clear_slots("order_id", "cancel_confirm", "return_reason", "suggestion")
 
 
 def order_id_question(form: Optional[Text], window_days: int) -> Text:
@@ -231,9 +251,6 @@ class ActionAskReturnReason(Action):
         dispatcher.utter_message(
             text=f"Order #{order_id} can be returned. Why are you sending it back? "
             "For example: wrong size, damaged, not as described, or changed my mind.",
-            buttons=[
-                {"title": reason, "payload": reason}
-                for reason in ("Wrong size", "Damaged", "Not as described", "Changed my mind")
-            ],
+            buttons=[{"title": reason, "payload": reason} for reason in RETURN_REASONS],
         )
         return []

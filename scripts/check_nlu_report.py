@@ -21,7 +21,7 @@ def main(report_dir: Path) -> int:
         and name not in ("micro avg", "macro avg", "weighted avg")
     }
     macro_f1 = sum(s["f1-score"] for s in per_intent.values()) / len(per_intent)
-    entities = json.loads((report_dir / "RegexEntityExtractor_report.json").read_text())
+    entities = json.loads((report_dir / "OrderNumberExtractor_report.json").read_text())
     order_id_f1 = entities.get("order_id", {}).get("f1-score", 0.0)
 
     print(f"{'intent':<20} {'f1':>6} {'support':>8}")

@@ -99,13 +99,13 @@ def load_tracker(
 
 def user_message(text: str, intent: str, order_id: Optional[str] = None) -> Dict[str, Any]:
     """Parse data of a user message as Rasa's NLU would produce it, with an
-    `order_id` entity when the regex extractor would find one."""
+    `order_id` entity when the order number extractor would find one."""
     entities = []
     if order_id is not None:
         start = text.index(order_id)
         entities.append({
             "entity": "order_id", "start": start, "end": start + len(order_id),
-            "value": order_id, "extractor": "RegexEntityExtractor",
+            "value": order_id, "extractor": "OrderNumberExtractor",
         })
     return {
         "text": text,

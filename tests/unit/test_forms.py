@@ -2,7 +2,7 @@
 seeded SQLite order database, called the way Rasa calls them."""
 
 import pytest
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActionExecutionRejected, SlotSet
 
 from actions.forms import (
     MAX_REASON_LENGTH,
@@ -227,7 +227,7 @@ def test_validate_return_reason_keeps_a_tidy_reason(typed, kept, dispatcher, dom
     assert dispatcher.messages == []
 
 
-@pytest.mark.parametrize("typed", ["", "   ", "?", None])
+@pytest.mark.parametrize("typed", ["", "   ", "?"])
 def test_validate_return_reason_asks_again_for_no_reason(typed, dispatcher, domain):
     tracker = load_tracker("return_form_reason")
     result = ValidateReturnForm().validate_return_reason(typed, dispatcher, tracker, domain)
@@ -342,3 +342,73 @@ async def test_forms_only_read_the_database(database_url, repository, dispatcher
         await form().run(dispatcher, tracker, domain)
     assert repository.get_order("10001").status.value == "processing"
     assert repository.find_return("10003") is None
+
+
+# switches, corrections, interruptions (actions/dialogue.py) ------------------
+
+
+async def test_another_flow_named_mid_form_rejects_the_form_and_keeps_its_order(
+    database_url, dispatcher, domain
+):
+    text = "actually cancel order 10006 instead"
+    tracker = load_tracker(
+        "return_form_reason",  # asked why 10003 goes back
+        latest_message=user_message(text, "cancel_order", order_id="10006"),
+        slot_events={"order_id": "10006", "return_reason": text},
+    )
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+    # the switching rule runs next; 10006 stays the order under discussion
+    assert events == [SlotSet("return_reason", None), ActionExecutionRejected("return_form")]
+    assert dispatcher.messages == []
+
+
+async def test_a_corrected_number_asks_again_about_the_new_order(database_url, dispatcher, domain):
+    tracker = load_tracker(
+        "cancel_order_form_confirm",  # asked to confirm cancelling 10009
+        latest_message=user_message("no sorry, I meant 10006", "deny", order_id="10006"),
+        slot_events={"cancel_confirm": False, "order_id": "10006"},
+    )
+    events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
+    assert SlotSet("order_id", "10006") in events
+    # the "no" was about the old order: not an answer for the new one
+    assert SlotSet("cancel_confirm", None) in events
+    # the form goes on: Rasa asks the confirmation again, now about 10006
+    assert SlotSet("requested_slot", None) not in events
+    assert not any(e["event"] == "action_execution_rejected" for e in events)
+
+
+async def test_a_question_while_asked_for_the_reason_is_not_the_reason(
+    database_url, dispatcher, domain
+):
+    text = "how long does the refund take?"
+    tracker = load_tracker(
+        "return_form_reason",
+        latest_message=user_message(text, "return_item"),
+        slot_events={"return_reason": text},
+    )
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("return_reason", None), ActionExecutionRejected("return_form")]
+
+
+async def test_a_murmur_at_the_confirmation_asks_again(database_url, dispatcher, domain):
+    tracker = load_tracker(
+        "cancel_order_form_confirm",
+        latest_message=user_message("hmmmm", "affirm"),
+        slot_events={"cancel_confirm": True},
+    )
+    events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("cancel_confirm", None), SlotSet("cancel_confirm", None)]
+
+
+async def test_a_carried_order_is_dropped_for_another_order(database_url, dispatcher, domain):
+    """At activation the order under discussion fills the form, unless the
+    user asks about another one."""
+    tracker = load_tracker(
+        "order_status_form_completed",  # 10002 was the order under discussion
+        latest_message=user_message("and where is my other order?", "check_order_status"),
+    )
+    tracker.events.append({"event": "user", "text": "and where is my other order?"})
+    tracker.events.append({"event": "active_loop", "name": "order_status_form"})
+    tracker.events.append({"event": "slot", "name": "order_id", "value": "10002"})
+    events = await ValidateOrderStatusForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("order_id", None)]

@@ -61,7 +61,7 @@ def test_transcript_keeps_the_last_turns():
 async def test_handoff_records_a_ticket_with_the_transcript(db_engine, dispatcher, domain):
     tracker = load_tracker("handoff_after_order_status")
     events = await ActionHandoff().run(dispatcher, tracker, domain)
-    assert events == [SlotSet("order_id", None)]
+    assert events == [SlotSet("order_id", None), SlotSet("suggestion", None)]
     ticket = ticket_in(dispatcher.messages[0])
     assert dispatcher.messages == [handoff_reply(ticket)]
     assert tickets(db_engine) == [
@@ -72,7 +72,7 @@ async def test_handoff_records_a_ticket_with_the_transcript(db_engine, dispatche
 async def test_handoff_during_a_form_records_the_order(db_engine, dispatcher, domain):
     tracker = load_tracker("handoff_during_cancel_form")
     events = await ActionHandoff().run(dispatcher, tracker, domain)
-    assert events == [SlotSet("order_id", None)]
+    assert events == [SlotSet("order_id", None), SlotSet("suggestion", None)]
     ticket = ticket_in(dispatcher.messages[0])
     assert dispatcher.messages == [handoff_reply(ticket)]
     assert tickets(db_engine) == [

@@ -77,7 +77,8 @@ def expected_status(order_id, today):
 async def test_order_status_tells_the_real_status(order_id, database_url, today, dispatcher, domain):
     tracker = load_tracker("order_status_form_completed", slots={"order_id": order_id})
     events = await ActionOrderStatus().run(dispatcher, tracker, domain)
-    assert events == [SlotSet("order_id", None)]
+    # the order stays under discussion: "cancel it" needs no number
+    assert events == [SlotSet("suggestion", None)]
     assert dispatcher.messages == [bot_message(expected_status(order_id, today))]
 
 
@@ -85,7 +86,7 @@ async def test_order_status_tells_the_real_status(order_id, database_url, today,
 async def test_order_status_of_a_missing_order(order_id, database_url, dispatcher, domain):
     tracker = load_tracker("order_status_form_completed", slots={"order_id": order_id})
     events = await ActionOrderStatus().run(dispatcher, tracker, domain)
-    assert events == [SlotSet("order_id", None)]
+    assert events == [SlotSet("order_id", None), SlotSet("suggestion", None)]
     assert dispatcher.messages == [NOT_FOUND]
 
 
@@ -181,7 +182,11 @@ async def test_ask_cancel_confirm_without_the_order(database_url, dispatcher, do
 
 # action_cancel_order --------------------------------------------------------
 
-CLEARED_CANCEL_SLOTS = [SlotSet("order_id", None), SlotSet("cancel_confirm", None)]
+# the order stays under discussion; the answer and the suggestion are cleared
+CLEARED_CANCEL_SLOTS = [SlotSet("cancel_confirm", None), SlotSet("suggestion", None)]
+FORGOTTEN_CANCEL_SLOTS = [
+    SlotSet("cancel_confirm", None), SlotSet("order_id", None), SlotSet("suggestion", None)
+]
 
 
 async def test_cancel_order_cancels_the_row(database_url, repository, today, dispatcher, domain):
@@ -230,7 +235,9 @@ async def test_cancel_order_refuses_what_cannot_be_cancelled(
     # even when the user said yes
     tracker = load_tracker("cancel_order_form_completed", slots={"order_id": order_id})
     events = await ActionCancelOrder().run(dispatcher, tracker, domain)
-    assert events == CLEARED_CANCEL_SLOTS
+    # a delivered order can be returned: "yes" starts the return
+    suggestion = "return_item" if order_id == "10003" else None
+    assert events == [SlotSet("cancel_confirm", None), SlotSet("suggestion", suggestion)]
     assert dispatcher.messages == [bot_message(expected_cancel_refusal(order_id, today))]
     assert repository.get_order(order_id) == before
 
@@ -250,13 +257,16 @@ async def test_cancel_order_twice_tells_it_is_already_cancelled(
 async def test_cancel_order_of_a_missing_order(database_url, dispatcher, domain):
     tracker = load_tracker("cancel_order_form_completed", slots={"order_id": "99999"})
     events = await ActionCancelOrder().run(dispatcher, tracker, domain)
-    assert events == CLEARED_CANCEL_SLOTS
+    assert events == FORGOTTEN_CANCEL_SLOTS
     assert dispatcher.messages == [NOT_FOUND]
 
 
 # action_submit_return -------------------------------------------------------
 
-CLEARED_RETURN_SLOTS = [SlotSet("order_id", None), SlotSet("return_reason", None)]
+CLEARED_RETURN_SLOTS = [SlotSet("return_reason", None), SlotSet("suggestion", None)]
+FORGOTTEN_RETURN_SLOTS = [
+    SlotSet("return_reason", None), SlotSet("order_id", None), SlotSet("suggestion", None)
+]
 
 
 def registered(order_id: str, rma: str) -> dict:
@@ -329,7 +339,9 @@ async def test_submit_return_refuses_what_cannot_be_returned(
 ):
     tracker = load_tracker("return_form_completed", slots={"order_id": order_id})
     events = await ActionSubmitReturn().run(dispatcher, tracker, domain)
-    assert events == CLEARED_RETURN_SLOTS
+    # what the refusal offers is what "yes" starts
+    suggestion = {"10001": "cancel_order", "10005": "human_handoff"}.get(order_id)
+    assert events == [SlotSet("return_reason", None), SlotSet("suggestion", suggestion)]
     assert dispatcher.messages == [bot_message(expected_return_refusal(order_id, today))]
     assert return_rows(db_engine) == []
 
@@ -350,7 +362,7 @@ async def test_submit_return_follows_the_configured_window(
 async def test_submit_return_of_a_missing_order(database_url, dispatcher, domain):
     tracker = load_tracker("return_form_completed", slots={"order_id": "99999"})
     events = await ActionSubmitReturn().run(dispatcher, tracker, domain)
-    assert events == CLEARED_RETURN_SLOTS
+    assert events == FORGOTTEN_RETURN_SLOTS
     assert dispatcher.messages == [NOT_FOUND]
 
 
@@ -363,5 +375,6 @@ async def test_clear_order_slots_forgets_the_form(dispatcher, domain):
     events = await ActionClearOrderSlots().run(dispatcher, tracker, domain)
     assert events == [
         SlotSet("order_id", None), SlotSet("cancel_confirm", None), SlotSet("return_reason", None),
+        SlotSet("suggestion", None),
     ]
     assert dispatcher.messages == []
