@@ -1,6 +1,8 @@
 """Hand-off to a human: record a ticket with the conversation so far, then
-tell the user what happens next."""
-from typing import Any, Dict, List, Text
+tell the user what happens next. Asking again ("this is useless", twice)
+updates the conversation's ticket instead of opening another one."""
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -10,6 +12,25 @@ from actions.orders_db import OrderRepository
 from actions.services import on_orders
 
 TRANSCRIPT_TURNS = 20
+# a second request within this time goes to the same ticket
+TICKET_REUSE = timedelta(hours=24)
+NEXT_STEPS = (
+    "A person from the team will reply by e-mail within one business day, usually "
+    "within 4 hours during customer-service hours (Mon-Fri 8:00-20:00, "
+    "Sat 9:00-17:00 ET). You can also call us on 1-800-555-0142."
+)
+
+
+def open_or_update_ticket(
+    repository: OrderRepository, sender_id: Text, text: Text, order_id: Optional[Text]
+) -> Tuple[str, bool]:
+    """The conversation's ticket, and whether it was opened now."""
+    since = datetime.now(timezone.utc) - TICKET_REUSE
+    existing = repository.recent_handoff_ticket(sender_id, since)
+    if existing:
+        repository.update_handoff_ticket(existing, text, order_id)
+        return existing, False
+    return repository.create_handoff_ticket(sender_id, text, order_id), True
 
 
 def transcript(tracker: Tracker, turns: int = TRANSCRIPT_TURNS) -> Text:
@@ -29,16 +50,15 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        ticket = await on_orders(
-            OrderRepository.create_handoff_ticket,
-            tracker.sender_id,
-            transcript(tracker),
-            tracker.get_slot("order_id"),
+        ticket, opened = await on_orders(
+            open_or_update_ticket, tracker.sender_id, transcript(tracker), tracker.get_slot("order_id")
         )
-        dispatcher.utter_message(
-            text=f"I've passed our conversation to the support team, ticket {ticket}. "
-            "A person from the team will reply by e-mail within one business day, usually "
-            "within 4 hours during customer-service hours (Mon-Fri 8:00-20:00, "
-            "Sat 9:00-17:00 ET). You can also call us on 1-800-555-0142."
-        )
+        if opened:
+            text = f"I've passed our conversation to the support team, ticket {ticket}. {NEXT_STEPS}"
+        else:
+            text = (
+                f"Our support team already has this conversation, ticket {ticket}, and I've "
+                f"added your latest messages. {NEXT_STEPS}"
+            )
+        dispatcher.utter_message(text=text)
         return [SlotSet("order_id", None), SlotSet("suggestion", None)]

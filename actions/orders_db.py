@@ -204,6 +204,23 @@ class OrderRepository:
             )
         return ticket
 
+    def recent_handoff_ticket(self, sender_id: str, since: datetime) -> Optional[str]:
+        """The conversation's latest ticket created after `since`, if any."""
+        with self._sessions() as session:
+            return session.scalars(
+                select(HandoffTicketRow.ticket)
+                .where(HandoffTicketRow.sender_id == sender_id, HandoffTicketRow.created_at >= since)
+                .order_by(HandoffTicketRow.created_at.desc())
+            ).first()
+
+    def update_handoff_ticket(self, ticket: str, transcript: str, order_id: Optional[str]) -> None:
+        """Gives the team the conversation as it is now (and the order, when named)."""
+        values = {"transcript": transcript}
+        if order_id:
+            values["order_id"] = order_id
+        with self._sessions.begin() as session:
+            session.execute(update(HandoffTicketRow).where(HandoffTicketRow.ticket == ticket).values(**values))
+
     def count_handoff_tickets(self, sender_id: str) -> int:
         with self._sessions() as session:
             return session.scalar(

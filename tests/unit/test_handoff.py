@@ -88,9 +88,19 @@ async def test_handoff_during_a_form_records_the_order(db_engine, dispatcher, do
     ]
 
 
-async def test_each_handoff_gets_its_own_ticket(database_url, repository, dispatcher, domain):
-    for _ in range(2):
-        await ActionHandoff().run(dispatcher, load_tracker("handoff_after_order_status"), domain)
-    first, second = (ticket_in(message) for message in dispatcher.messages)
-    assert first != second
-    assert repository.count_handoff_tickets("handoff_after_order_status") == 2
+async def test_asking_again_updates_the_same_ticket(db_engine, dispatcher, domain):
+    tracker = load_tracker("handoff_after_order_status")
+    await ActionHandoff().run(dispatcher, tracker, domain)
+    ticket = ticket_in(dispatcher.messages[0])
+    again = type(dispatcher)()
+    await ActionHandoff().run(again, load_tracker("handoff_during_cancel_form"), domain)
+    # another conversation gets its own ticket ...
+    assert len(tickets(db_engine)) == 2
+    third = type(dispatcher)()
+    await ActionHandoff().run(third, tracker, domain)
+    # ... the same one keeps its ticket
+    assert third.messages[0]["text"].startswith(
+        f"Our support team already has this conversation, ticket {ticket}, and I've added your "
+        "latest messages."
+    )
+    assert len(tickets(db_engine)) == 2
