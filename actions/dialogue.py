@@ -173,13 +173,9 @@ def interpret(
     if matches_choice(turn.text, choices):
         return TurnKind.ANSWER
     new_order = next((o for o in turn.order_ids if o != order_id), None)
-    other_form = FORM_OF_INTENT.get(turn.intent)
-    if other_form and other_form != form and not is_bare_order_number(turn):
-        sure = bool(turn.order_ids) or turn.confidence >= SWITCH_CONFIDENCE or is_question(turn.text)
-        if sure or requested_slot not in FREE_TEXT_SLOTS:
-            if other_form == "order_status_form" and order_id and not new_order:
-                return TurnKind.ABOUT_THIS_ORDER
-            return TurnKind.SWITCH
+    switch = _another_flow(turn, form, requested_slot, order_id, new_order)
+    if switch is not None:
+        return switch
     if turn.intent == "human_handoff":
         return TurnKind.INTERRUPTION
     if new_order:
@@ -202,6 +198,23 @@ def interpret(
     if turn.intent in FALLBACK_INTENTS:
         return TurnKind.INTERRUPTION
     return TurnKind.NO_ANSWER
+
+
+def _another_flow(
+    turn: Turn, form: str, requested_slot: Optional[str], order_id: Optional[str],
+    new_order: Optional[str],
+) -> Optional[TurnKind]:
+    """SWITCH for a request of another order flow, ABOUT_THIS_ORDER for the
+    status of the order under discussion, None for neither."""
+    other_form = FORM_OF_INTENT.get(turn.intent)
+    if not other_form or other_form == form or is_bare_order_number(turn):
+        return None
+    sure = bool(turn.order_ids) or turn.confidence >= SWITCH_CONFIDENCE or is_question(turn.text)
+    if not sure and requested_slot in FREE_TEXT_SLOTS:
+        return None
+    if other_form == "order_status_form" and order_id and not new_order:
+        return TurnKind.ABOUT_THIS_ORDER
+    return TurnKind.SWITCH
 
 
 def confirmation(turn: Turn) -> Optional[bool]:
