@@ -56,8 +56,13 @@ class StateBefore:
     active_loop: Optional[Text]
 
 
+def latest_user_index(events: List[Dict[Text, Any]]) -> Optional[int]:
+    return max((i for i, e in enumerate(events) if e.get("event") == "user"), default=None)
+
+
 def state_before_latest_message(events: List[Dict[Text, Any]]) -> StateBefore:
-    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    last_user = latest_user_index(events)
+    last_user = len(events) if last_user is None else last_user
     slots: Dict[Text, Any] = {}
     active_loop = None
     for event in events[:last_user]:
@@ -73,10 +78,9 @@ def state_before_latest_message(events: List[Dict[Text, Any]]) -> StateBefore:
 def answered_since_user_spoke(events: List[Dict[Text, Any]], form: Text) -> bool:
     """True when the bot already acted on the latest message (a digression
     rule answered it) and Rasa runs the form again only to ask its question."""
-    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
-    actions = [
-        e.get("name") for e in events[last_user + 1:] if e.get("event") == "action"
-    ]
+    last_user = latest_user_index(events)
+    since = events[last_user + 1:] if last_user is not None else events
+    actions = [e.get("name") for e in since if e.get("event") == "action"]
     # the last one is the form itself, added by Rasa for this validation
     return any(name not in ("action_listen", "action_extract_slots", form) for name in actions)
 
@@ -118,7 +122,7 @@ class OrderFormValidation(FormValidationAction, ABC):
         turn = latest_turn(tracker)
         before = state_before_latest_message(tracker.events)
         if before.active_loop != self.form_name():
-            return await self._activate(turn, before, dispatcher, tracker, domain)
+            return await self._activate(turn, dispatcher, tracker, domain)
         if answered_since_user_spoke(tracker.events, self.form_name()):
             return await super().run(dispatcher, tracker, domain)
         kind = self._interpret(turn, before, tracker)
@@ -156,7 +160,6 @@ class OrderFormValidation(FormValidationAction, ABC):
     async def _activate(
         self,
         turn: Turn,
-        before: StateBefore,
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
