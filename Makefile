@@ -6,8 +6,8 @@ MODEL := models/assistant.tar.gz
 TRAINING_INPUTS := config.yml $(wildcard domain/*.yml data/*/*.yml custom_components/*.py)
 
 .PHONY: help setup setup-rasa setup-model-server db validate train shell run action-server \
-        model-server test test-nlu test-stories test-python test-model-server evaluate bench clean \
-        setup-webchat webchat run-api test-channels
+        model-server test test-nlu test-stories test-python test-model-server evaluate bench bench-guessing clean \
+        setup-webchat webchat run-api test-channels redteam
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -76,6 +76,12 @@ evaluate: setup train ## evaluate the LLM fallback on the whole set (updates tes
 
 bench: setup-model-server ## model server benchmark (results in benchmarks/)
 	@.venv/llm/bin/python benchmarks/bench_model_server.py
+
+bench-guessing: setup train ## 1,000 guessed order numbers with random e-mails: disclosures and refusals (benchmarks/results/guessing.md)
+	@source scripts/defaults.sh && .venv/rasa/bin/python -m benchmarks.guessing.guess_orders
+
+redteam: setup train ## garak red-team run against REST, at most 20 min, not in CI (benchmarks/results/redteam.md)
+	@benchmarks/redteam/run_redteam.sh
 
 clean: ## remove trained models, results and the local database (keeps environments)
 	rm -rf models results var

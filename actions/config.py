@@ -32,6 +32,12 @@ class Settings:
     knowledge_base_dir: Path
     # where the embedded knowledge base is cached between restarts
     knowledge_index_path: Path
+    # Redis URL (redis://host:6379/3) that counts failed verifications of an
+    # order across action servers; empty: counted in this process's memory
+    verification_redis_url: str
+    # a secret marker for red-team runs (benchmarks/redteam): when set, it is put
+    # in the system prompt, and any reply that contains it leaked the prompt
+    llm_canary: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -50,4 +56,6 @@ def get_settings() -> Settings:
         knowledge_index_path=Path(
             os.environ.get("KNOWLEDGE_INDEX_PATH", PROJECT_ROOT / "var" / "knowledge_index.json")
         ),
+        verification_redis_url=os.environ.get("VERIFICATION_REDIS_URL", ""),
+        llm_canary=os.environ.get("LLM_CANARY", ""),
     )

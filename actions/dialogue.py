@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable, Optional, Tuple
 
+from actions.verification import find_email
+
 # the order flows, by the intent that starts them
 FORM_OF_INTENT = {
     "check_order_status": "order_status_form",
@@ -32,7 +34,7 @@ INTERRUPTING_INTENTS = frozenset({
 })
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 # slots whose answer is free text, which can read like any intent
-FREE_TEXT_SLOTS = frozenset({"return_reason"})
+FREE_TEXT_SLOTS = frozenset({"return_reason", "order_email"})
 # a free-text answer is taken for a request of another flow only when the
 # classifier is this sure ("the socks are not what I ordered": status, 0.66)
 SWITCH_CONFIDENCE = 0.9
@@ -121,6 +123,19 @@ def is_question(text: str) -> bool:
     return not (words[0] == "do" and words[1] in ("it", "that", "this"))
 
 
+_SELF_WORDS = frozenset({"i", "i'm", "im", "i've", "i'll", "we", "we're", "we've", "my", "our", "me"})
+_WISH_WORDS = frozenset({"want", "need", "wanna", "would", "like", "wish", "demand"})
+
+
+def tells_about_oneself(text: str) -> bool:
+    """A statement about the user ("I'm so excited, I'm going backpacking",
+    "my dog loves hiking"): no question and no request ("I want ...")."""
+    words = _WORD.findall(text.lower())
+    if not words or words[0] not in _SELF_WORDS or is_question(text):
+        return False
+    return not (len(words) > 1 and words[1] in _WISH_WORDS)
+
+
 def is_negated(text: str) -> bool:
     lowered = f" {text.lower()} "
     return any(f" {word} " in lowered or f" {word}," in lowered for word in _NEGATIONS)
@@ -173,6 +188,9 @@ def interpret(
     if matches_choice(turn.text, choices):
         return TurnKind.ANSWER
     new_order = next((o for o in turn.order_ids if o != order_id), None)
+    if requested_slot == "order_email" and find_email(turn.text):
+        # "10005, jane@example.com": the address, for another order
+        return TurnKind.CORRECTION if new_order else TurnKind.ANSWER
     switch = _another_flow(turn, form, requested_slot, order_id, new_order)
     if switch is not None:
         return switch
@@ -183,13 +201,21 @@ def interpret(
         return TurnKind.CORRECTION if order_id and requested_slot != "order_id" else TurnKind.ANSWER
     if requested_slot == "cancel_confirm" and confirmation(turn) is not None:
         return TurnKind.ANSWER
-    if requested_slot == "return_reason" and turn.intent == "deny" and not is_only_stop(turn):
-        # "it does not fit", "wrong colour": a reason, though it reads like a no
+    if requested_slot in FREE_TEXT_SLOTS and turn.intent == "deny" and not is_only_stop(turn):
+        # "it does not fit", "I don't have that address any more": an answer,
+        # though it reads like a no
+        return TurnKind.ANSWER
+    if (requested_slot in FREE_TEXT_SLOTS and turn.intent in INTERRUPTING_INTENTS
+            and turn.intent != "deny" and turn.confidence < SWITCH_CONFIDENCE
+            and not is_question(turn.text)):
+        # "it's too long" read as `goodbye`, "it doesn't fit" as
+        # `shipping_info`, both unsure: a reason (a shop-fact question is asked
+        # as a question; "stop" and a person were handled above)
         return TurnKind.ANSWER
     if turn.intent in INTERRUPTING_INTENTS or is_question(turn.text):
         # "how long does a refund take?" during the return form
         return TurnKind.INTERRUPTION
-    if requested_slot == "return_reason" and turn.intent != "affirm":
+    if requested_slot in FREE_TEXT_SLOTS and turn.intent != "affirm":
         # a free-text answer is a statement, often unlike any training example
         return TurnKind.ANSWER
     if requested_slot == "order_id" and has_candidates:
@@ -215,6 +241,21 @@ def _another_flow(
     if other_form == "order_status_form" and order_id and not new_order:
         return TurnKind.ABOUT_THIS_ORDER
     return TurnKind.SWITCH
+
+
+# a request read as `give_email` when it carries an address ("cancel 10009,
+# my email is ...") still ranks its flow second, at least this high
+RUNNER_UP_CONFIDENCE = 0.1
+
+
+def flow_of_an_address(ranking: Iterable[Tuple[str, float]], names_an_order: bool) -> Optional[str]:
+    """The form for a message read as `give_email` while no form asked for
+    an address: the flow ranked next when there is one, the order status
+    for "order 10002, jane@example.com", else None (just an address)."""
+    for intent, confidence in list(ranking)[1:3]:
+        if intent in FORM_OF_INTENT and confidence >= RUNNER_UP_CONFIDENCE:
+            return FORM_OF_INTENT[intent]
+    return "order_status_form" if names_an_order else None
 
 
 def confirmation(turn: Turn) -> Optional[bool]:

@@ -1,9 +1,12 @@
 """Slot validation for the three order forms.
 
 Each `validate_<slot>` returns `{slot: value}` to accept or `{slot: None}` to
-ask again, after telling the user what was wrong. Eligibility (can this order
-still be cancelled or returned?) shortens the form through `required_slots`;
-the submit actions then explain the decision.
+ask again, after telling the user what was wrong. Every form asks for the
+e-mail address on the order before anything about it is shown or changed
+(`actions/verification.py`), unless this conversation already verified that
+order. Eligibility (can this order still be cancelled or returned?) shortens
+the form through `required_slots`, but only once the order is verified; the
+submit actions then explain the decision.
 """
 import re
 from abc import ABC, abstractmethod
@@ -30,6 +33,7 @@ from actions.dialogue import (
 from actions.order_policy import ReturnDecision, can_cancel, return_decision
 from actions.orders_db import Order, OrderRepository
 from actions.services import on_orders
+from actions import verification
 from custom_components.order_numbers import malformed_order_number
 
 ORDER_ID = re.compile(r"^\d{5}$")
@@ -85,6 +89,11 @@ def answered_since_user_spoke(events: List[Dict[Text, Any]], form: Text) -> bool
     return any(name not in ("action_listen", "action_extract_slots", form) for name in actions)
 
 
+def names_an_order(tracker: Tracker) -> bool:
+    """The latest message has a well-formed order number (an `order_id` entity)."""
+    return any(e.get("entity") == "order_id" for e in tracker.latest_message.get("entities", []))
+
+
 def latest_turn(tracker: Tracker) -> Turn:
     message = tracker.latest_message or {}
     order_ids = tuple(
@@ -105,7 +114,8 @@ class OrderFormValidation(FormValidationAction, ABC):
     number. The order under discussion (`order_id`) is carried from one flow
     to the next, so a form that starts without a number uses it."""
 
-    # the slots asked after the order number, reset when the order changes
+    # the slots asked after the order number and the e-mail address, reset
+    # when the order changes
     later_slots: Tuple[Text, ...] = ()
 
     @abstractmethod
@@ -129,8 +139,9 @@ class OrderFormValidation(FormValidationAction, ABC):
         candidates = tracker.slots_to_validate()
         undo = [SlotSet(slot, before.slots.get(slot)) for slot in candidates if slot != "order_id"]
         if kind is TurnKind.ABOUT_THIS_ORDER:
-            order = await load_order(before.slots.get("order_id"))
-            if order is not None:
+            order_id = before.slots.get("order_id")
+            order = await load_order(order_id)
+            if order is not None and await verification.is_verified(tracker, order_id):
                 dispatcher.utter_message(text=describe_order(order))
         if kind in (TurnKind.ABOUT_THIS_ORDER, TurnKind.NO_ANSWER):
             # the form asks its question again
@@ -140,9 +151,37 @@ class OrderFormValidation(FormValidationAction, ABC):
             # order the user named stays the order under discussion
             return undo + [ActionExecutionRejected(self.form_name())]
         if kind is TurnKind.CORRECTION:
-            # the questions about the old order are asked again
-            tracker.add_slots([SlotSet(slot, None) for slot in self.later_slots])
+            # the questions about the old order are asked again (the reset
+            # is returned too: Rasa keeps candidates the validation skips)
+            reset = [SlotSet(slot, None) for slot in ("order_email",) + self.later_slots]
+            tracker.add_slots(reset)
+            return reset + await super().run(dispatcher, tracker, domain)
         return await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        """The order number, then the e-mail address unless the order is
+        verified, then the form's own questions for a verified order. None
+        at all once attempts are used up: the submit action says so."""
+        order_id = tracker.get_slot("order_id")
+        if not order_id:
+            return domain_slots
+        if not await verification.is_verified(tracker, order_id):
+            if not await verification.may_try(tracker, order_id):
+                return []
+            return ["order_id", "order_email"]
+        order = await load_order(order_id)
+        slots = [slot for slot in domain_slots if slot != "order_email"]
+        return slots if order is None else self.questions_for(slots, order)
+
+    def questions_for(self, slots: List[Text], order: Order) -> List[Text]:
+        """The slots to ask about a verified order (fewer when it is not eligible)."""
+        return slots
 
     def _interpret(self, turn: Turn, before: StateBefore, tracker: Tracker) -> TurnKind:
         requested = before.slots.get("requested_slot")
@@ -170,6 +209,44 @@ class OrderFormValidation(FormValidationAction, ABC):
             tracker.add_slots([SlotSet("order_id", None)])
         return await super().run(dispatcher, tracker, domain)
 
+    async def extract_order_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        # an address anywhere in the form ("10002, jane@example.com"); while
+        # the address is asked, any answer, so that validation can reply
+        text = tracker.latest_message.get("text") or ""
+        if verification.find_email(text):
+            return {"order_email": text}
+        asked = tracker.get_slot("requested_slot") == "order_email"
+        if asked and text.strip() and not names_an_order(tracker):
+            return {"order_email": text}
+        # "sorry, I meant 10007": a correction (see run), not an answer
+        return {}
+
+    async def validate_order_email(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        # the address is never kept in a slot: only the verified order is
+        order_id = tracker.get_slot("order_id")
+        typed = verification.find_email(str(slot_value or ""))
+        if not order_id or slot_value is None:
+            return {"order_email": None}
+        if typed is None:
+            dispatcher.utter_message(text=verification.NOT_AN_ADDRESS_REPLY)
+            return {"order_email": None}
+        if not await verification.may_try(tracker, order_id):
+            return {"order_email": None}  # the submit action refuses
+        if verification.proves_ownership(await load_order(order_id), typed):
+            verified = verification.verified_orders(tracker) + [order_id]
+            return {"order_email": None, "verified_orders": verified}
+        failures, locked = await verification.record_failure(tracker, order_id)
+        dispatcher.utter_message(text=verification.mismatch_reply(order_id, locked))
+        return {"order_email": None, "verification_failures": failures}
+
     async def extract_order_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
@@ -178,7 +255,7 @@ class OrderFormValidation(FormValidationAction, ABC):
         # digits the user typed, so that validation can say what is wrong.
         if tracker.get_slot("requested_slot") != "order_id":
             return {}
-        if any(e.get("entity") == "order_id" for e in tracker.latest_message.get("entities", [])):
+        if names_an_order(tracker):
             return {}
         digits = malformed_order_number(tracker.latest_message.get("text") or "")
         return {"order_id": digits} if digits else {}
@@ -200,12 +277,7 @@ class OrderFormValidation(FormValidationAction, ABC):
                 "five digits, like 10023. You'll find yours in the confirmation e-mail."
             )
             return {"order_id": None}
-        if await load_order(order_id) is None:
-            dispatcher.utter_message(
-                text=f"I couldn't find order {order_id}. Please check the number "
-                "in your confirmation e-mail."
-            )
-            return {"order_id": None}
+        # whether the order exists is told only after verification
         return {"order_id": order_id}
 
 
@@ -232,19 +304,10 @@ class ValidateCancelOrderForm(OrderFormValidation):
         answer = confirmation(latest_turn(tracker)) if slot_value is not None else None
         return {"cancel_confirm": answer}
 
-    async def required_slots(
-        self,
-        domain_slots: List[Text],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> List[Text]:
+    def questions_for(self, slots: List[Text], order: Order) -> List[Text]:
         # no confirmation question for an order that can't be cancelled:
         # the submit action explains why
-        order = await load_order(tracker.get_slot("order_id"))
-        if order is not None and not can_cancel(order):
-            return ["order_id"]
-        return domain_slots
+        return slots if can_cancel(order) else ["order_id"]
 
 
 class ValidateReturnForm(OrderFormValidation):
@@ -256,20 +319,10 @@ class ValidateReturnForm(OrderFormValidation):
     def choices(self, requested_slot: Optional[Text]) -> Tuple[Text, ...]:
         return RETURN_REASONS if requested_slot == "return_reason" else ()
 
-    async def required_slots(
-        self,
-        domain_slots: List[Text],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> List[Text]:
+    def questions_for(self, slots: List[Text], order: Order) -> List[Text]:
         # don't ask for a reason when the order can't be returned
-        order = await load_order(tracker.get_slot("order_id"))
-        if order is not None:
-            decision = return_decision(order, date.today(), get_settings().return_window_days)
-            if decision is not ReturnDecision.ALLOWED:
-                return ["order_id"]
-        return domain_slots
+        decision = return_decision(order, date.today(), get_settings().return_window_days)
+        return slots if decision is ReturnDecision.ALLOWED else ["order_id"]
 
     def validate_return_reason(
         self,

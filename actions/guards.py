@@ -6,10 +6,14 @@ never reach the model.
 
 Output: the model may only state numbers, prices, dates and order numbers that
 appear in the conversation or the retrieved passages, and may not claim an
-order status; markup is stripped and the length capped. In an answer from the
-knowledge base, a sentence whose words are mostly not in the passages is made
-up too. Sentences that break these rules are dropped, and the caller falls
-back to quoting the passages when nothing is left.
+order status; markup is stripped and the length capped. A sentence about
+prices, shipping or policies (in any of the languages of `POLICY_TERMS`) must
+be supported by the passages or what the bot itself said, never only by the
+user's message. An answer that mostly repeats the user's message is dropped
+whole: repeating a role-play would have the bot state the attacker's claims.
+In an answer from the knowledge base, a sentence whose words are mostly not
+in the passages is made up too. Sentences that break these rules are dropped,
+and the caller falls back to quoting the passages when nothing is left.
 """
 import html
 import re
@@ -92,6 +96,41 @@ def mostly_cjk(text: str) -> bool:
     return bool(letters) and sum(bool(CJK.match(c)) for c in letters) / len(letters) > 0.3
 
 
+# frequent words that are not English, by language: enough to tell a message
+# in one of the shop's customers' other languages from English
+_FOREIGN_WORDS = {
+    "de": "hallo ich du sie wie geht es dir ist und nicht mein meine bitte danke heute kannst "
+          "können wo wann warum einen eine der die das mit für auf gibt",
+    "fr": "bonjour salut je tu vous est et ne pas mon ma merci aujourd'hui pouvez peux où quand "
+          "pourquoi une le la les avec pour sur parles comment",
+    "es": "hola yo tú usted cómo estás está y no mi gracias hoy puedes puede dónde cuándo por qué "
+          "una el los las con para qué tal buenos días",
+    "it": "ciao io tu lei come stai sta e non mio mia grazie oggi puoi può dove quando perché una "
+          "il lo gli con per",
+    "pt": "olá oi eu você como está e não meu minha obrigado obrigada hoje pode onde quando por "
+          "que uma o os com para",
+    "nl": "hallo hoi ik jij je hoe gaat het is en niet mijn dank bedankt vandaag kun kunt waar "
+          "wanneer waarom een de het met voor op",
+}
+_FOREIGN_WORD_SET = {word for words_ in _FOREIGN_WORDS.values() for word in words_.split()}
+_ENGLISH_WORDS = frozenset(
+    "i you he she it we they is are am was the a an and or not my your what how where when why "
+    "can could do does hi hello thanks thank please today with for on of to in".split()
+)
+_ANY_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def mostly_not_english(text: str) -> bool:
+    """A message in another language written in Latin letters ("Hallo, wie
+    geht es dir heute?"), or mostly in CJK characters."""
+    if mostly_cjk(text):
+        return True
+    tokens = _ANY_WORD.findall(text.lower())
+    foreign = sum(t in _FOREIGN_WORD_SET and t not in _ENGLISH_WORDS for t in tokens)
+    english = sum(t in _ENGLISH_WORDS for t in tokens)
+    return foreign >= 2 and foreign > english
+
+
 # --- output ------------------------------------------------------------------
 
 MAX_ANSWER_CHARS = 450
@@ -100,6 +139,10 @@ MAX_ANSWER_CHARS = 450
 # extra 0.4)
 MIN_SENTENCE_SUPPORT = 0.6
 NUMBER = re.compile(r"\$?\d+(?:[.,:]\d+)*%?")
+# something that looks like a code: six or more capitals and digits in a row
+# ("SAVE20NOW", "Pine-EOQBWXQZHUCA"): a discount code, a reference or a
+# secret from the instructions, which only the passages or the bot may give
+CODE = re.compile(r"\b(?:[A-Za-z]+-)?[A-Z0-9]{6,}\b")
 MONTH = re.compile(
     r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|jun(e)?|jul(y)?|aug(ust)?|sep(t(ember)?)?|"
     r"oct(ober)?|nov(ember)?|dec(ember)?)\b", re.I)
@@ -107,13 +150,34 @@ ORDER_STATUS_CLAIM = re.compile(
     r"\b(your|the|this|that)\s+(order|package|parcel|item|shipment)s?\b.{0,60}\b(has|have|was|were|is|are|will)"
     r"\b.{0,30}\b(shipped|delivered|dispatched|cancel+ed|refunded|processed|on (its|the) way|arriv\w+)\b", re.I)
 MARKUP = [
-    (re.compile(r"<[^>]{1,200}>"), ""),  # HTML tags
-    (re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),  # markdown links and images
+    (re.compile(r"<[^<>]*>"), ""),  # HTML tags
+    # markdown links and images, with one level of parentheses in the target
+    (re.compile(r"!?\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)"), r"\1"),
     (re.compile(r"```.*?```", re.S), ""),  # code blocks
     (re.compile(r"[*_`#>|~]+"), ""),  # emphasis, headings, quotes, tables
     (re.compile(r"https?://\S+|www\.\S+"), ""),  # links the user can't verify
 ]
 SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'\u201d)])\s+")
+# prices, shipping and policies, in the languages customers write in: a
+# sentence with one of these states something only the shop may say
+POLICY_TERMS = re.compile(
+    r"\b(price[sd]?|cost[s]?|free(?! to\b)|charge[sd]?|fee[s]?|shipping|ship[s]?|delivery|deliver|return[s]?|"
+    r"refund[s]?|warrant(y|ies)|guarantee[sd]?|discount[s]?|coupon[s]?|voucher[s]?|promo|sale|"
+    r"policy|policies|points|price match|exchange[s]?|"
+    r"preis\w*|kostenlos\w*|gratis|versand\w*|liefer\w*|rückgabe|rücksendung|erstatt\w*|garantie|rabatt\w*|"
+    r"prix|gratuite?s?|livraison\w*|retours?|rembours\w*|remise|"
+    r"precios?|envíos?|envio|entrega\w*|devoluci\w+|reembols\w*|garantía|descuentos?|"
+    r"prezz\w+|gratuit\w*|spedizion\w+|consegn\w+|resi|reso|rimbors\w+|garanzia|scont\w+|"
+    r"preços?|grátis|frete|devoluç\w+|desconto\w*|"
+    r"prijs\w*|verzend\w*|levering\w*|terugbetal\w*|korting\w*)\b"
+    r"|价格|价钱|免费|包邮|运费|配送|退货|退款|保修|折扣|优惠|価格|無料|送料|返品|返金|保証|割引",
+    re.I,
+)
+# how much of the answer's text may come from the user's message before the
+# answer only repeats it ("Hallo, wie geht es dir heute?" answered with
+# itself: 1.0; an answer that restates the question and adds the fact: 0.65)
+MAX_SHARE_FROM_USER = 0.8
+MIN_ECHO_CHARS = 12
 
 
 @dataclass
@@ -136,10 +200,38 @@ def _degenerate(sentence: str) -> bool:
     return any(four_grams.count(gram) >= 3 for gram in set(four_grams))
 
 
+def _char_grams(text: str, n: int = 4) -> set:
+    normal = " ".join(re.findall(r"\w+", text.lower()))
+    return {normal[i:i + n] for i in range(max(0, len(normal) - n + 1))}
+
+
+def repeats_user(answer: str, user_text: str) -> bool:
+    """Whether the answer is mostly the user's own message said back."""
+    if len(user_text.strip()) < MIN_ECHO_CHARS:
+        return False
+    answer_grams = _char_grams(answer)
+    if not answer_grams:
+        return False
+    return len(answer_grams & _char_grams(user_text)) / len(answer_grams) >= MAX_SHARE_FROM_USER
+
+
+def _support(sentence: str, known: set) -> float:
+    """The share of a sentence's content words (each CJK character counts
+    as one) that are in `known`."""
+    sentence_words = set(words(sentence)) | set(CJK.findall(sentence))
+    return len(sentence_words & known) / len(sentence_words) if sentence_words else 1.0
+
+
 def strip_markup(text: str) -> str:
     text = html.unescape(text)
-    for pattern, replacement in MARKUP:
-        text = pattern.sub(replacement, text)
+    # until nothing changes: removing one kind can assemble another
+    # ("[x]*(javascript:...)" is a link once the "*" is gone)
+    for _ in range(5):
+        before = text
+        for pattern, replacement in MARKUP:
+            text = pattern.sub(replacement, text)
+        if text == before:
+            break
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -162,22 +254,36 @@ def keep_supported_sentences(answer: str, sources: str,
     return OutputCheck(" ".join(kept).strip(), dropped)
 
 
-def check_output(answer: str, sources: str, max_chars: int = MAX_ANSWER_CHARS) -> OutputCheck:
-    """Keeps the sentences of `answer` whose facts are all in `sources`."""
+def check_output(
+    answer: str, sources: str, max_chars: int = MAX_ANSWER_CHARS, user_text: str = ""
+) -> OutputCheck:
+    """Keeps the sentences of `answer` whose facts are all in `sources` (the
+    passages and what the bot said, not the user's message); nothing of an
+    answer that repeats `user_text`."""
+    if repeats_user(strip_markup(answer), user_text):
+        return OutputCheck("", [f"repeats the user's message: {answer[:200]}"])
     allowed_numbers = _tokens(NUMBER, sources)
     allowed_months = _tokens(MONTH, sources)
+    allowed_codes = _tokens(CODE, sources)
+    known = set(words(sources)) | set(CJK.findall(sources))
     kept, dropped = [], []
     for sentence in SENTENCE.split(strip_markup(answer)):
         sentence = sentence.strip()
         if not sentence:
             continue
-        unsupported = (_tokens(NUMBER, sentence) - allowed_numbers) | (_tokens(MONTH, sentence) - allowed_months)
+        unsupported = (
+            (_tokens(NUMBER, sentence) - allowed_numbers)
+            | (_tokens(MONTH, sentence) - allowed_months)
+            | (_tokens(CODE, sentence) - allowed_codes)
+        )
         if sentence.lower() in (k.lower() for k in kept) or _degenerate(sentence):
             dropped.append(f"repeated: {sentence}")
         elif unsupported:
             dropped.append(f"unsupported {sorted(unsupported)}: {sentence}")
         elif ORDER_STATUS_CLAIM.search(sentence):
             dropped.append(f"order status claim: {sentence}")
+        elif POLICY_TERMS.search(sentence) and _support(sentence, known) < MIN_SENTENCE_SUPPORT:
+            dropped.append(f"unsupported policy claim: {sentence}")
         else:
             kept.append(sentence)
     # an answer cut off by max_tokens ends in a fragment ("A tree has no legs. A")

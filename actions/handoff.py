@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders_db import OrderRepository
+from actions import verification
 from actions.services import on_orders
 
 TRANSCRIPT_TURNS = 20
@@ -50,8 +51,12 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        # the ticket names the order only when this conversation verified it
+        order_id = tracker.get_slot("order_id")
+        if not await verification.is_verified(tracker, order_id):
+            order_id = None
         ticket, opened = await on_orders(
-            open_or_update_ticket, tracker.sender_id, transcript(tracker), tracker.get_slot("order_id")
+            open_or_update_ticket, tracker.sender_id, transcript(tracker), order_id
         )
         if opened:
             text = f"I've passed our conversation to the support team, ticket {ticket}. {NEXT_STEPS}"

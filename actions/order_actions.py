@@ -2,20 +2,24 @@
 return. Every answer comes from the order database. Each action clears the
 answers its form collected but keeps the order under discussion (`order_id`),
 so that "cancel it" right after a status answer needs no number, and records
-what the bot suggested next (`suggestion`), so that "yes" does that."""
+what the bot suggested next (`suggestion`), so that "yes" does that.
+Nothing about an order is said before the conversation has verified it
+(`actions/verification.py`); the forms ask for that."""
 from datetime import date
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.config import get_settings
 from actions.formatting import describe_order, format_date
-from actions.forms import RETURN_REASONS, load_order
+from actions.dialogue import flow_of_an_address
+from actions.forms import RETURN_REASONS, load_order, names_an_order
 from actions.order_policy import ReturnDecision, can_cancel, return_deadline, return_decision
-from actions.orders_db import OrderRepository, OrderStatus
+from actions.orders_db import Order, OrderRepository, OrderStatus
 from actions.services import on_orders
+from actions import verification
 
 NOT_FOUND = "Sorry, I couldn't find that order any more. Could you check the number?"
 
@@ -30,6 +34,23 @@ def suggest(intent: Optional[Text]) -> List[Dict[Text, Any]]:
     return [SlotSet("suggestion", intent)]
 
 
+async def verified_order(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> Tuple[Optional[Order], List[Dict[Text, Any]]]:
+    """The order under discussion when this conversation has verified it;
+    else None, after saying why, with the events to return. A form ends
+    without verification only when attempts are used up."""
+    order_id = tracker.get_slot("order_id")
+    if order_id and not await verification.is_verified(tracker, order_id):
+        dispatcher.utter_message(text=verification.LOCKED_REPLY)
+        return None, clear_slots("order_id") + suggest("human_handoff")
+    order = await load_order(order_id)
+    if order is None:
+        dispatcher.utter_message(text=NOT_FOUND)
+        return None, clear_slots("order_id") + suggest(None)
+    return order, []
+
+
 class ActionOrderStatus(Action):
     def name(self) -> Text:
         return "action_order_status"
@@ -37,10 +58,9 @@ class ActionOrderStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        order = await load_order(tracker.get_slot("order_id"))
+        order, refused = await verified_order(dispatcher, tracker)
         if order is None:
-            dispatcher.utter_message(text=NOT_FOUND)
-            return clear_slots("order_id") + suggest(None)
+            return refused
         message = describe_order(order)
         deadline = return_deadline(order, get_settings().return_window_days)
         if order.status is OrderStatus.DELIVERED and deadline >= date.today():
@@ -58,7 +78,11 @@ class ActionAskCancelConfirm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        order = await load_order(tracker.get_slot("order_id"))
+        order_id = tracker.get_slot("order_id")
+        order = await load_order(order_id)
+        if order is None or not await verification.is_verified(tracker, order_id):
+            # the form asks this only for a verified order
+            order = None
         what = f"Order #{order.order_id} ({order.item_summary}, {order.total})" if order else "This order"
         dispatcher.utter_message(
             text=f"{what} hasn't shipped yet, so I can still cancel it. Shall I cancel it?",
@@ -78,10 +102,9 @@ class ActionCancelOrder(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         events = clear_slots("cancel_confirm")
-        order = await load_order(tracker.get_slot("order_id"))
+        order, refused = await verified_order(dispatcher, tracker)
         if order is None:
-            dispatcher.utter_message(text=NOT_FOUND)
-            return events + clear_slots("order_id") + suggest(None)
+            return events + refused
 
         if not can_cancel(order):
             dispatcher.utter_message(text=self._refusal(order))
@@ -133,10 +156,9 @@ class ActionSubmitReturn(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         events = clear_slots("return_reason")
-        order = await load_order(tracker.get_slot("order_id"))
+        order, refused = await verified_order(dispatcher, tracker)
         if order is None:
-            dispatcher.utter_message(text=NOT_FOUND)
-            return events + clear_slots("order_id") + suggest(None)
+            return events + refused
 
         window = get_settings().return_window_days
         decision = return_decision(order, date.today(), window)
@@ -196,7 +218,8 @@ SUGGESTION_AFTER_REFUSAL = {
 
 class ActionClearOrderSlots(Action):
     """After the user stops a form or says goodbye: forget the order and
-    what the form had collected."""
+    what the form had collected (verified orders stay verified for the
+    conversation)."""
 
     def name(self) -> Text:
         return "action_clear_order_slots"
@@ -204,7 +227,7 @@ class ActionClearOrderSlots(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        return clear_slots("order_id", "cancel_confirm", "return_reason", "suggestion")
+        return clear_slots("order_id", "order_email", "cancel_confirm", "return_reason", "suggestion")
 
 
 def order_id_question(form: Optional[Text], window_days: int) -> Text:
@@ -237,6 +260,36 @@ class ActionAskOrderId(Action):
     ) -> List[Dict[Text, Any]]:
         form = (tracker.active_loop or {}).get("name")
         dispatcher.utter_message(text=order_id_question(form, get_settings().return_window_days))
+        return []
+
+
+class ActionEmailWithoutOrder(Action):
+    """An address while no form asked for one: the flow the message also
+    asks for (the forms read the address from it), or a short answer."""
+
+    def name(self) -> Text:
+        return "action_email_without_order"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        message = tracker.latest_message or {}
+        ranking = [(i.get("name"), float(i.get("confidence") or 0)) for i in message.get("intent_ranking", [])]
+        form = flow_of_an_address(ranking, names_an_order(tracker))
+        if form is not None:
+            return [FollowupAction(form)]
+        dispatcher.utter_message(response="utter_email_without_order")
+        return []
+
+
+class ActionAskOrderEmail(Action):
+    def name(self) -> Text:
+        return "action_ask_order_email"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=verification.email_question(tracker.get_slot("order_id")))
         return []
 
 

@@ -67,6 +67,17 @@ class ReturnRequestRow(Base):
     created_at = Column(DateTime(timezone=True), nullable=False)
 
 
+class CustomerIdentityRow(Base):
+    """A user a channel has authenticated (a Slack user, a logged-in web shop
+    customer, a JWT subject), mapped to the customer's e-mail address."""
+
+    __tablename__ = "customer_identities"
+
+    channel = Column(String(40), primary_key=True)
+    external_id = Column(String(200), primary_key=True)
+    email = Column(String(200), nullable=False)
+
+
 class HandoffTicketRow(Base):
     __tablename__ = "handoff_tickets"
 
@@ -81,6 +92,8 @@ class HandoffTicketRow(Base):
 @dataclass(frozen=True)
 class Order:
     order_id: str
+    # the second factor of verification (actions/verification.py); never shown
+    email: str
     status: OrderStatus
     items: List[Dict]
     total_cents: int
@@ -111,6 +124,7 @@ class ReturnRequest:
 def _to_order(row: OrderRow) -> Order:
     return Order(
         order_id=row.order_id,
+        email=row.email,
         status=OrderStatus(row.status),
         items=json.loads(row.items_json),
         total_cents=row.total_cents,
@@ -139,10 +153,13 @@ class OrderRepository:
         return cls(create_engine(url, future=True, pool_pre_ping=True))
 
     def create_schema_and_seed(self, today: Optional[date] = None) -> int:
-        """Creates missing tables; seeds demo orders into an empty database.
-        Returns the number of orders added (0 when already seeded)."""
+        """Creates missing tables; seeds demo orders into an empty database
+        (and demo channel identities into an empty identity table). Returns
+        the number of orders added (0 when already seeded)."""
         Base.metadata.create_all(self._engine)
         with self._sessions.begin() as session:
+            if not session.scalar(select(func.count()).select_from(CustomerIdentityRow)):
+                session.add_all(demo_identities())
             if session.scalar(select(func.count()).select_from(OrderRow)):
                 return 0
             rows = demo_orders(today or date.today())
@@ -153,6 +170,12 @@ class OrderRepository:
         with self._sessions() as session:
             row = session.get(OrderRow, order_id)
             return _to_order(row) if row else None
+
+    def customer_email(self, channel: str, external_id: str) -> Optional[str]:
+        """The e-mail address of the customer a channel's user is, if known."""
+        with self._sessions() as session:
+            row = session.get(CustomerIdentityRow, (channel, external_id))
+            return row.email if row else None
 
     def cancel_order(self, order_id: str, today: date) -> bool:
         """Cancels an order that has not shipped yet. The status check and the
@@ -249,6 +272,28 @@ def _item(name: str, qty: int, price_cents: int) -> Dict:
     return {"name": name, "qty": qty, "price_cents": price_cents}
 
 
+def demo_email(order_id: str) -> str:
+    """The e-mail address on a demo order: each demo order has its own customer."""
+    return f"customer{order_id}@example.com"
+
+
+DEMO_ORDER_IDS = tuple(str(n) for n in range(10001, 10011))
+
+
+def demo_identities() -> List[CustomerIdentityRow]:
+    """Each demo customer as a Slack user (U + order number), a logged-in
+    web chat customer and an HTTP API (JWT) user (customer-<order number>)."""
+    return [
+        CustomerIdentityRow(channel=channel, external_id=external_id, email=demo_email(order_id))
+        for order_id in DEMO_ORDER_IDS
+        for channel, external_id in (
+            ("slack", f"U{order_id}"),
+            ("socketio", f"customer-{order_id}"),
+            ("api", f"customer-{order_id}"),
+        )
+    ]
+
+
 def demo_orders(today: date) -> List[OrderRow]:
     """Demo orders in every status, dated relative to `today` so that the
     return window and delivery estimates make sense whenever it is seeded."""
@@ -260,7 +305,7 @@ def demo_orders(today: date) -> List[OrderRow]:
         return OrderRow(
             order_id=order_id,
             customer_name=f"Demo Customer {order_id}",
-            email=f"customer{order_id}@example.com",
+            email=demo_email(order_id),
             status=status.value,
             items_json=json.dumps(items),
             total_cents=sum(i["qty"] * i["price_cents"] for i in items),

@@ -13,6 +13,10 @@ nothing when the API is off (there are no such routes then).
 
 `execute` with an action name the domain does not have is a 500 in Rasa; here
 it is a 404, as Rasa answers `trigger_intent` with an unknown intent.
+
+Tracker events that set a verification slot (channels.identity.VERIFICATION_SLOTS)
+are a 403 for every caller: with them, anyone allowed to write to a conversation
+(a `user`-role JWT, its own) could mark an order as verified and read it.
 """
 import json
 import logging
@@ -26,6 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels import limits
+from channels.identity import VERIFICATION_SLOTS
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +45,7 @@ REQUIRED_FIELDS: Dict[Tuple[Text, Pattern], Dict[Text, Type]] = {
 # fields that NLU reads: as long as a channel message at most
 TEXT_FIELDS = ("text",)
 EXECUTE_PATH = re.compile(r"^/conversations/.+/execute$")
+EVENTS_PATH = re.compile(r"^/conversations/.+/tracker/events$")
 
 
 class HttpApiChecks(InputChannel):
@@ -83,6 +89,10 @@ class HttpApiChecks(InputChannel):
             None,
         )
         carries_credentials = request.args.get("token") or request.headers.get("Authorization")
+        if EVENTS_PATH.match(request.path) and request.method in ("POST", "PUT"):
+            if sets_verification_slot(request.body):
+                return _error(HTTPStatus.FORBIDDEN,
+                              "Verification slots are set by the assistant only.")
         if fields is None or not carries_credentials:
             return None
         try:
@@ -103,6 +113,21 @@ class HttpApiChecks(InputChannel):
             return _error(HTTPStatus.NOT_FOUND,
                           f"The action '{body['name']}' does not exist in the domain.")
         return None
+
+
+def sets_verification_slot(body: Optional[bytes]) -> bool:
+    """Whether a tracker-events body (one event or a list) sets a slot that
+    only the action server may set."""
+    try:
+        events = json.loads(body or b"null")
+    except ValueError:
+        return False  # Rasa answers it with a 400
+    events = events if isinstance(events, list) else [events]
+    return any(
+        isinstance(event, dict) and event.get("event") == "slot"
+        and event.get("name") in VERIFICATION_SLOTS
+        for event in events
+    )
 
 
 def _domain_has_action(request: Request, name: Text) -> bool:

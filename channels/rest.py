@@ -4,16 +4,30 @@ Rasa 3.6 answers a JSON body that is not an object with a 500 and silently
 drops a message that is not a string. Here a malformed body is a 400 that says
 what is wrong, and an over-long message gets a polite reply (channels.limits).
 The reply format is Rasa's: a JSON list of bot messages.
+
+A request may carry a JWT (`Authorization: Bearer ...`) signed with the HTTP
+API's secret (RASA_JWT_SECRET), in the HTTP API's format
+(`{"user": {"username": ...}}`): a shop's own back end that knows which
+customer is logged in. That user then reaches the actions as the message's
+identity (channels.identity); a client's own `pine_identity` metadata is
+dropped. A JWT that does not verify is a 401.
 """
+import logging
 from typing import Any, Dict, Optional, Text
 
+import jwt
 from rasa.core.channels import rest
 from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint
-from sanic.exceptions import InvalidUsage
+from sanic.exceptions import InvalidUsage, Unauthorized
 from sanic.request import Request
 
 from channels import limits
+from channels.identity import with_identity
+
+logger = logging.getLogger(__name__)
+# the HTTP API's JWT user (rasa.server) is this channel's identity
+API_IDENTITY_CHANNEL = "api"
 
 
 class RestInput(rest.RestInput):
@@ -21,17 +35,24 @@ class RestInput(rest.RestInput):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        credentials = credentials or {}
         return cls(
             **limits.channel_limits(credentials),
+            jwt_secret=credentials.get("jwt_secret") or None,
+            jwt_method=credentials.get("jwt_method") or "HS256",
         )
 
     def __init__(
         self,
         max_message_chars: int = limits.DEFAULT_MAX_MESSAGE_CHARS,
         max_request_bytes: int = limits.DEFAULT_MAX_REQUEST_BYTES,
+        jwt_secret: Optional[Text] = None,
+        jwt_method: Text = "HS256",
     ) -> None:
         self.max_message_chars = max_message_chars
         self.max_request_bytes = max_request_bytes
+        self.jwt_secret = jwt_secret
+        self.jwt_method = jwt_method
 
     def blueprint(self, on_new_message: limits.OnNewMessage) -> Blueprint:
         blueprint = super().blueprint(limits.guarded(on_new_message, self.max_message_chars))
@@ -42,6 +63,26 @@ class RestInput(rest.RestInput):
     # other `_extract_*` methods of the parent class then read a valid body.
     async def _extract_sender(self, req: Request) -> Optional[Text]:
         return checked_body(req).get("sender")
+
+    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+        return with_identity(
+            request.json.get("metadata"), API_IDENTITY_CHANNEL, self._jwt_user(request)
+        )
+
+    def _jwt_user(self, request: Request) -> Optional[Text]:
+        """The username of a valid bearer JWT; None without one."""
+        header = request.headers.get("Authorization") or ""
+        if not header.startswith("Bearer ") or not self.jwt_secret:
+            return None
+        try:
+            payload = jwt.decode(header[len("Bearer "):], self.jwt_secret,
+                                 algorithms=[self.jwt_method])
+        except jwt.PyJWTError as error:
+            logger.warning("Refused a REST message with an invalid JWT: %s", type(error).__name__)
+            raise Unauthorized("The JWT is not valid.")
+        user = payload.get("user") if isinstance(payload, dict) else None
+        username = user.get("username") if isinstance(user, dict) else None
+        return username if isinstance(username, str) and username else None
 
 
 def checked_body(req: Request) -> Dict[Text, Any]:

@@ -17,6 +17,9 @@ What Rasa 3.6's `SlackInput` does not do, and this one does:
   (channels.limits); Rasa answers some of these with a 500.
 * Without a token and signing secret the channel is off (the webhook answers
   404) instead of stopping the server, so `credentials.yml` can always list it.
+* The bot's text is posted without mentions or links outside
+  `slack_link_allowlist` (channels.safe_output.for_slack): Rasa posts it as
+  is, so `<!channel>` in a reply would notify a whole channel.
 
 The signature check is Rasa's: HMAC-SHA256 of `v0:<timestamp>:<body>` with
 the signing secret, timestamps older than five minutes refused.
@@ -25,7 +28,7 @@ import asyncio
 import json
 import logging
 from http import HTTPStatus
-from typing import Any, Dict, Optional, Set, Text
+from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
 
 from rasa.core.channels import slack
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -35,6 +38,8 @@ from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels import limits
+from channels.identity import with_identity
+from channels.safe_output import DEFAULT_SLACK_LINK_ALLOWLIST, for_slack, parse_allowlist
 from channels.seen_events import RedisSeenEvents, SeenEvents
 
 logger = logging.getLogger(__name__)
@@ -43,12 +48,55 @@ DEFAULT_API_BASE_URL = "https://slack.com/api/"
 
 
 class SlackOutput(slack.SlackBot):
-    """Rasa's Slack output, with the Web API base URL as a setting."""
+    """Rasa's Slack output, with the Web API base URL as a setting and the
+    bot's text safe for Slack (channels.safe_output.for_slack)."""
 
     def __init__(self, token: Text, api_base_url: Text, slack_channel: Optional[Text] = None,
-                 thread_id: Optional[Text] = None, proxy: Optional[Text] = None) -> None:
+                 thread_id: Optional[Text] = None, proxy: Optional[Text] = None,
+                 link_allowlist: Iterable[Text] = DEFAULT_SLACK_LINK_ALLOWLIST) -> None:
         super().__init__(token, slack_channel, thread_id, proxy)
         self.client = AsyncWebClient(token, base_url=api_base_url, proxy=proxy)
+        self.link_allowlist = tuple(link_allowlist)
+
+    def _safe(self, text: Text) -> Text:
+        return for_slack(text, self.link_allowlist)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        recipient = self.slack_channel or recipient_id
+        for message_part in text.strip().split("\n\n"):
+            # link_names off: "@channel" typed as text stays text
+            await self._post_message(channel=recipient, as_user=True, text=self._safe(message_part),
+                                     link_names=False)
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
+                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        if len(buttons) > 5:  # Slack's limit; Rasa then sends the text alone
+            return await super().send_text_with_buttons(recipient_id, text, buttons, **kwargs)
+        recipient = self.slack_channel or recipient_id
+        # mrkdwn instead of Rasa's plain_text, so that the text is escaped the
+        # same way as everywhere else; verbatim: no links Slack finds itself
+        text_block = {"type": "section",
+                      "text": {"type": "mrkdwn", "text": self._safe(text), "verbatim": True}}
+        button_block = {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": button["title"]},
+                 "value": button["payload"]}
+                for button in buttons
+            ],
+        }
+        # `text` is the notification's text: mrkdwn, so escaped too
+        await self._post_message(channel=recipient, as_user=True, text=self._safe(text),
+                                 blocks=[text_block, button_block], link_names=False)
+
+
+def link_allowlist(credentials: Dict[Text, Any]) -> Tuple[Text, ...]:
+    """`slack_link_allowlist` from credentials.yml (SLACK_LINK_ALLOWLIST), else
+    the shop's own domain. Set but empty: no links at all."""
+    value = credentials.get("slack_link_allowlist")
+    if value is None:
+        return DEFAULT_SLACK_LINK_ALLOWLIST
+    return parse_allowlist(str(value))
 
 
 class SlackInput(slack.SlackInput):
@@ -66,6 +114,7 @@ class SlackInput(slack.SlackInput):
             conversation_granularity=credentials.get("conversation_granularity") or "sender",
             api_base_url=credentials.get("slack_api_base_url") or DEFAULT_API_BASE_URL,
             seen_events_redis_url=credentials.get("seen_events_redis_url") or None,
+            link_allowlist=link_allowlist(credentials),
             **limits.channel_limits(credentials),
         )
 
@@ -81,6 +130,7 @@ class SlackInput(slack.SlackInput):
         seen_events_redis_url: Optional[Text] = None,
         max_message_chars: int = limits.DEFAULT_MAX_MESSAGE_CHARS,
         max_request_bytes: int = limits.DEFAULT_MAX_REQUEST_BYTES,
+        link_allowlist: Iterable[Text] = DEFAULT_SLACK_LINK_ALLOWLIST,
     ) -> None:
         self.enabled = bool(slack_token and slack_signing_secret)
         super().__init__(
@@ -94,6 +144,7 @@ class SlackInput(slack.SlackInput):
             conversation_granularity=conversation_granularity,
         )
         self.api_base_url = api_base_url
+        self.link_allowlist = tuple(link_allowlist)
         self.max_message_chars = max_message_chars
         self.max_request_bytes = max_request_bytes
         # several Rasa servers: a retry may reach another server than the first delivery
@@ -110,7 +161,7 @@ class SlackInput(slack.SlackInput):
     def get_output_channel(self, channel: Optional[Text] = None,
                            thread_id: Optional[Text] = None) -> OutputChannel:
         return SlackOutput(self.slack_token, self.api_base_url,
-                           channel or self.slack_channel, thread_id, self.proxy)
+                           channel or self.slack_channel, thread_id, self.proxy, self.link_allowlist)
 
     def blueprint(self, on_new_message: limits.OnNewMessage) -> Blueprint:
         handle = limits.guarded(on_new_message, self.max_message_chars)
@@ -172,7 +223,8 @@ class SlackInput(slack.SlackInput):
         conversation_id = self._get_conversation_id(
             event.get("user"), metadata["out_channel"], metadata["thread_id"]
         )
-        self._process(handle, text, conversation_id, metadata)
+        # the event is signed by Slack: its user is who they say (channels/identity.py)
+        self._process(handle, text, conversation_id, with_identity(metadata, "slack", event["user"]))
         return response.text("")
 
     def _handle_interaction(self, request: Request, handle: limits.OnNewMessage) -> HTTPResponse:
@@ -194,7 +246,7 @@ class SlackInput(slack.SlackInput):
         conversation_id = self._get_conversation_id(
             user_id, metadata["out_channel"], metadata["thread_id"]
         )
-        self._process(handle, text, conversation_id, metadata)
+        self._process(handle, text, conversation_id, with_identity(metadata, "slack", user_id))
         return response.text("")
 
     def _process(self, handle: limits.OnNewMessage, text: Any, conversation_id: Optional[Text],

@@ -16,7 +16,10 @@ from typing import List, Optional
 ORDER_NUMBER_LENGTH = 5
 
 # a run of digits and digit look-alikes that is not part of a longer token
-_CANDIDATE = re.compile(r"(?<![\w$£€-])(?<!\d[.,])#?\s?([0-9OoIl|]{5})(?![\w%-]|[.,]\d)")
+# (ASCII word characters only: "订单10002" has no space between the words and the number)
+_CANDIDATE = re.compile(
+    r"(?<![A-Za-z0-9_$£€-])(?<!\d[.,])#?\s?([0-9OoIl|]{5})(?![A-Za-z0-9_%@-]|[.,]\d)"
+)
 _LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
 
 # words shortly before a number that name another kind of number

@@ -34,7 +34,7 @@ fi
 : "${LOCK_STORE_DB:=1}"
 : "${LOCK_STORE_KEY_PREFIX:=pinecrest}"
 
-# channels (credentials.yml, webchat/README-channels.md); secrets default to empty
+# channels (credentials.yml, README.md "Channels and security"); secrets default to empty
 : "${CHANNEL_MAX_MESSAGE_CHARS:=2000}"     # longer messages get a polite reply, unprocessed
 : "${CHANNEL_MAX_REQUEST_BYTES:=1048576}"  # bigger request bodies are refused (413)
 : "${SLACK_BOT_TOKEN:=}"                   # Slack is off until token and signing secret are set
@@ -42,16 +42,37 @@ fi
 : "${SLACK_CHANNEL:=}"
 : "${SLACK_API_BASE_URL:=https://slack.com/api/}"
 : "${SLACK_SEEN_EVENTS_REDIS_URL:=}"       # several Rasa servers: redis://host:6379/2
+: "${SLACK_LINK_ALLOWLIST:=pinecrest.example}" # hosts (and subdomains) the bot may link to on Slack; commas or spaces
 : "${WEBCHAT_HOST:=127.0.0.1}"             # the web chat page (make webchat)
 : "${WEBCHAT_PORT:=8080}"
 : "${WEBCHAT_SOCKET_URL:=http://${RASA_HOST}:${RASA_PORT}}"
+# signs web chat sessions (page server and Rasa share it); empty: one made for
+# this machine, kept in var/webchat_session_secret (never committed)
+: "${WEBCHAT_SESSION_SECRET:=}"
+if [ -z "$WEBCHAT_SESSION_SECRET" ]; then
+  _secret_file="$(dirname "${BASH_SOURCE[0]}")/../var/webchat_session_secret"
+  if [ ! -s "$_secret_file" ]; then
+    mkdir -p "$(dirname "$_secret_file")"
+    _secret_tmp=$(umask 077 && mktemp "$_secret_file.XXXXXX")
+    od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$_secret_tmp"
+    mv -n "$_secret_tmp" "$_secret_file"; rm -f "$_secret_tmp"
+  fi
+  WEBCHAT_SESSION_SECRET=$(cat "$_secret_file")
+  unset _secret_file _secret_tmp
+fi
+# origins whose pages may open the chat (Origin header; commas or spaces, "*": any)
+if [ -z "${WEBCHAT_ALLOWED_ORIGINS:-}" ]; then
+  WEBCHAT_ALLOWED_ORIGINS="http://${WEBCHAT_HOST}:${WEBCHAT_PORT}"
+  [ "$WEBCHAT_HOST" = 127.0.0.1 ] && WEBCHAT_ALLOWED_ORIGINS+=" http://localhost:${WEBCHAT_PORT}"
+fi
 # HTTP API (make run-api): refused unless a token or a JWT secret is set
 : "${RASA_API_TOKEN:=}"
 : "${RASA_JWT_SECRET:=}"
 : "${RASA_JWT_METHOD:=HS256}"
 export CHANNEL_MAX_MESSAGE_CHARS CHANNEL_MAX_REQUEST_BYTES \
-  SLACK_BOT_TOKEN SLACK_SIGNING_SECRET SLACK_CHANNEL SLACK_API_BASE_URL SLACK_SEEN_EVENTS_REDIS_URL \
-  WEBCHAT_HOST WEBCHAT_PORT WEBCHAT_SOCKET_URL RASA_API_TOKEN RASA_JWT_SECRET RASA_JWT_METHOD
+  SLACK_BOT_TOKEN SLACK_SIGNING_SECRET SLACK_CHANNEL SLACK_API_BASE_URL SLACK_SEEN_EVENTS_REDIS_URL SLACK_LINK_ALLOWLIST \
+  WEBCHAT_HOST WEBCHAT_PORT WEBCHAT_SOCKET_URL WEBCHAT_SESSION_SECRET WEBCHAT_ALLOWED_ORIGINS \
+  RASA_API_TOKEN RASA_JWT_SECRET RASA_JWT_METHOD
 
 # never reach for a model hub; no telemetry
 : "${HF_HUB_OFFLINE:=1}"

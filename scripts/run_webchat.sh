@@ -2,15 +2,16 @@
 # run_webchat.sh [extra rasa args]: the web chat page on
 # http://$WEBCHAT_HOST:$WEBCHAT_PORT/ next to the assistant (Rasa with the
 # socket.io channel on $RASA_HOST:$RASA_PORT, action server, model server).
-# The page's origin is the only one Rasa accepts cross-origin requests from.
+# Rasa accepts cross-origin requests (and socket.io connections) only from
+# WEBCHAT_ALLOWED_ORIGINS, by default the page's origin; the page server and
+# Rasa share WEBCHAT_SESSION_SECRET, which signs the chat sessions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/defaults.sh
 scripts/setup_webchat.sh
 mkdir -p var/log
 
-origins=("http://$WEBCHAT_HOST:$WEBCHAT_PORT")
-[[ $WEBCHAT_HOST == 127.0.0.1 ]] && origins+=("http://localhost:$WEBCHAT_PORT")
+read -r -a origins <<< "${WEBCHAT_ALLOWED_ORIGINS//,/ }"
 
 .venv/rasa/bin/python webchat/serve.py > var/log/webchat.log 2>&1 &
 page=$!

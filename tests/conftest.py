@@ -53,6 +53,15 @@ def repository(db_engine: Engine) -> OrderRepository:
     return OrderRepository(db_engine)
 
 
+@pytest.fixture(autouse=True)
+def fresh_failure_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed verifications per order are counted per process: each test
+    starts from none."""
+    from actions import verification
+
+    monkeypatch.setattr(verification, "_counter", verification.OrderFailureCounter())
+
+
 @pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
@@ -95,6 +104,12 @@ def load_tracker(
         state["events"].append({"event": "slot", "name": slot, "value": value})
         state["slots"][slot] = value
     return Tracker.from_dict(state)
+
+
+def verified(order_id: Optional[str]) -> Dict[str, Any]:
+    """Slots of a conversation about `order_id` that has verified it (the
+    customer gave the e-mail address on the order)."""
+    return {"order_id": order_id, "verified_orders": [order_id] if order_id else []}
 
 
 def user_message(text: str, intent: str, order_id: Optional[str] = None) -> Dict[str, Any]:

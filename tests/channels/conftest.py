@@ -1,7 +1,9 @@
 """One Rasa server for all channel tests (starting one takes up to a minute
 here): the real `credentials.yml` with every channel, Slack pointed at a local
 fake of its Web API, the HTTP API with token and JWT authentication, and CORS
-for the web chat page. Tests use their own sender ids, so they don't interfere.
+for the web chat page, whose origin is the only one socket.io accepts, and
+web chat sessions signed with a secret of the test run. Tests use their own
+sender ids, so they don't interfere.
 
 The LLM fallback talks to a model server that is slow on purpose (open-ended
 questions get their fixed reply after LLM_DEADLINE_S seconds), unless
@@ -14,6 +16,7 @@ import pytest
 
 from tests.channels.support import credentials
 from tests.channels.support.model_server import SlowModelServer
+from tests.channels.support.server import webchat_origin
 from tests.channels.support.slack import FakeSlackApi
 from tests.support.stack import Stack, base_env, free_port
 
@@ -51,6 +54,8 @@ def channel_stack(tmp_path_factory, fake_slack, model_server_env, webchat_port):
         SLACK_API_BASE_URL=fake_slack.base_url,
         DATABASE_URL=f"sqlite:///{workdir / 'shop.db'}",
         KNOWLEDGE_INDEX_PATH=str(workdir / "knowledge_index.json"),
+        WEBCHAT_SESSION_SECRET=credentials.WEBCHAT_SESSION_SECRET,
+        WEBCHAT_ALLOWED_ORIGINS=webchat_origin(webchat_port),
         **model_server_env,
     )
     stack = Stack(
@@ -61,7 +66,7 @@ def channel_stack(tmp_path_factory, fake_slack, model_server_env, webchat_port):
             # "=": a secret may start with "-"
             f"--auth-token={credentials.API_TOKEN}",
             f"--jwt-secret={credentials.JWT_SECRET}", "--jwt-method=HS256",
-            "--cors", f"http://127.0.0.1:{webchat_port}",
+            "--cors", webchat_origin(webchat_port),
         ],
     )
     with stack:

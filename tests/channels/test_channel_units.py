@@ -151,3 +151,17 @@ def test_services_default_to_loopback():
 
     assert shown[0] == "127.0.0.1 127.0.0.1 127.0.0.1 http://127.0.0.1:5055/webhook"
     assert shown[1] == "[][][][]"  # secrets default to empty
+
+
+@pytest.mark.parametrize("body, refused", [
+    (b'[{"event": "slot", "name": "verified_orders", "value": ["10002"]}]', True),
+    (b'{"event": "slot", "name": "verification_failures", "value": 0}', True),
+    (b'[{"event": "slot", "name": "order_id", "value": "10002"}]', False),
+    (b'[{"event": "action", "name": "action_listen"}]', False),
+    (b"not json", False),  # Rasa's own 400
+    (None, False),
+])
+def test_tracker_events_may_not_set_verification_slots(body, refused):
+    from channels.http_api import sets_verification_slot
+
+    assert sets_verification_slot(body) is refused

@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from tests.channels.support import credentials
-from tests.channels.support.server import TRACKING_NUMBER_10002, user_texts
+from tests.channels.support.server import (
+    ORDER_10002_QUESTION, TRACKING_NUMBER_10002, user_texts,
+)
 from tests.channels.support.slack import message_event, signed_headers
 from tests.channels.support.socketio_client import SocketIOClient
 
@@ -97,17 +99,17 @@ async def test_a_burst_of_garbage_then_a_normal_conversation_on_every_channel(
     assert channel_stack.processes[-1].poll() is None  # the Rasa server is still running
 
     # REST
-    replies = channel_stack.say("after-burst-rest", "where is order 10002?")
+    replies = channel_stack.say("after-burst-rest", ORDER_10002_QUESTION)
     assert any(TRACKING_NUMBER_10002 in r.get("text", "") for r in replies), replies
     # socket.io
     client = await SocketIOClient(channel_stack.rasa_url).connect()
     session_id = await client.session(None)
-    texts = await client.say(session_id, "where is order 10002?")
+    texts = await client.say(session_id, ORDER_10002_QUESTION)
     await client.close()
     assert any(TRACKING_NUMBER_10002 in text for text in texts), texts
     # Slack
     event = message_event("Ev-after-burst", "U-after-burst", "D-after-burst",
-                          "where is order 10002?", f"{time.time():.6f}")
+                          ORDER_10002_QUESTION, f"{time.time():.6f}")
     body = json.dumps(event).encode()
     response = requests.post(f"{channel_stack.rasa_url}/webhooks/slack/webhook", data=body,
                              headers=signed_headers(body, credentials.SLACK_SIGNING_SECRET),

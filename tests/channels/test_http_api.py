@@ -12,7 +12,9 @@ import pytest
 import requests
 
 from tests.channels.support import credentials
-from tests.channels.support.server import TRACKING_NUMBER_10002, assert_serving, tracker
+from tests.channels.support.server import (
+    ORDER_10002_QUESTION, TRACKING_NUMBER_10002, assert_serving, tracker,
+)
 from tests.support.stack import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
@@ -114,7 +116,7 @@ def test_the_token_and_an_admin_jwt_are_accepted(channel_stack):
 
 
 def test_a_user_role_jwt_reads_only_its_own_conversation(channel_stack):
-    channel_stack.say("bob", "where is order 10002?")
+    channel_stack.say("bob", ORDER_10002_QUESTION)
     channel_stack.say("alice-user", "hello")
     alice = bearer(make_jwt("alice-user", "user"))
 
@@ -134,6 +136,25 @@ def test_a_user_role_jwt_reads_only_its_own_conversation(channel_stack):
     assert model.status_code == 403
     assert admin.status_code == 200 and TRACKING_NUMBER_10002 in admin.text
     assert "cancel my order" not in admin.text
+
+
+@pytest.mark.parametrize("method, body", [
+    ("POST", [{"event": "slot", "name": "verified_orders", "value": ["10002"]}]),
+    ("POST", {"event": "slot", "name": "verification_failures", "value": 0}),
+    ("PUT", [{"event": "action", "name": "action_listen"},
+             {"event": "slot", "name": "verified_orders", "value": ["10002"]}]),
+])
+def test_no_caller_can_mark_an_order_verified(channel_stack, method, body):
+    """Else a user-role JWT could verify an order in its own conversation and
+    execute action_order_status on it."""
+    channel_stack.say("mallory", "hi")
+    for headers in (bearer(make_jwt("mallory", "user")), bearer(make_jwt("ops", "admin"))):
+        response = call(channel_stack, method, "/conversations/mallory/tracker/events", body,
+                        headers=headers)
+        assert response.status_code == 403, response.text
+    executed = call(channel_stack, "POST", "/conversations/mallory/execute",
+                    {"name": "action_order_status"}, params={"token": credentials.API_TOKEN})
+    assert TRACKING_NUMBER_10002 not in executed.text
 
 
 def test_a_jwt_without_a_role_gets_nothing(channel_stack):

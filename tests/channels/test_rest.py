@@ -7,7 +7,9 @@ import time
 import pytest
 import requests
 
-from tests.channels.support.server import TRACKING_NUMBER_10002, assert_serving, user_texts
+from tests.channels.support.server import (
+    ORDER_10002_QUESTION, TRACKING_NUMBER_10002, assert_serving, user_texts,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +67,7 @@ def test_an_oversized_body_is_a_413(channel_stack):
 
 
 def test_a_normal_conversation_still_works(channel_stack):
-    replies = channel_stack.say("rest-normal", "where is order 10002?")
+    replies = channel_stack.say("rest-normal", ORDER_10002_QUESTION)
 
     assert any(TRACKING_NUMBER_10002 in r.get("text", "") for r in replies), replies
     assert_serving(channel_stack)
@@ -74,7 +76,7 @@ def test_a_normal_conversation_still_works(channel_stack):
 def test_streaming_replies_still_work(channel_stack):
     """?stream=true: one JSON message per line, as Rasa's own REST channel."""
     response = requests.post(channel_stack.rest_webhook, params={"stream": "true"},
-                             json={"sender": "rest-stream", "message": "where is order 10002?"},
+                             json={"sender": "rest-stream", "message": ORDER_10002_QUESTION},
                              timeout=30)
 
     lines = [json.loads(line) for line in response.text.splitlines() if line.strip()]

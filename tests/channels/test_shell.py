@@ -88,12 +88,16 @@ def test_rasa_shell_answers_a_question_typed_into_the_terminal(tmp_path):
     try:
         terminal.read_until(r"Your input ->", timeout=300)
         terminal.type("where is order 10002?")
+        asked = terminal.read_until(r"e-mail address on order #10002[\s\S]*Your input ->", timeout=60)
+        terminal.type("customer10002@example.com")
         output = terminal.read_until(TRACKING_NUMBER_10002 + r"[\s\S]*Your input ->", timeout=60)
-        reply = output[output.rindex("where is order 10002?"):]
+        reply = output[output.rindex("customer10002@example.com"):]
         terminal.type("/stop")
         terminal.process.wait(60)
     finally:
         terminal.close()
 
+    # nothing about the order before the address
+    assert TRACKING_NUMBER_10002 not in asked
     assert "UPS" in reply and TRACKING_NUMBER_10002 in reply
     assert terminal.process.returncode == 0

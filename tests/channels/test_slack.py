@@ -9,7 +9,7 @@ import requests
 
 from tests.channels.support import credentials
 from tests.channels.support.server import (
-    TRACKING_NUMBER_10002, assert_serving, assert_user_texts, user_texts,
+    ORDER_10002_QUESTION, TRACKING_NUMBER_10002, assert_serving, assert_user_texts, user_texts,
 )
 from tests.channels.support.slack import message_event, signed_headers
 
@@ -34,7 +34,7 @@ def ts() -> str:
 
 
 def test_signed_message_gets_its_reply_through_the_web_api(channel_stack, fake_slack):
-    event = message_event("Ev-order", "U-order", "D-order", "where is order 10002?", ts())
+    event = message_event("Ev-order", "U-order", "D-order", ORDER_10002_QUESTION, ts())
 
     response = send(channel_stack, event)
 
@@ -44,7 +44,22 @@ def test_signed_message_gets_its_reply_through_the_web_api(channel_stack, fake_s
     assert posts[0].method == "chat.postMessage"
     assert posts[0].authorization == f"Bearer {credentials.SLACK_BOT_TOKEN}"
     assert TRACKING_NUMBER_10002 in posts[0].text
-    assert_user_texts(channel_stack, "U-order", ["where is order 10002?"])
+    assert_user_texts(channel_stack, "U-order", [ORDER_10002_QUESTION])
+
+
+@pytest.mark.parametrize("user, answered", [
+    ("U10002", True),  # the Slack user of order 10002's customer (customer_identities)
+    ("U10003", False),  # another customer: asked for the address, told nothing
+    ("U-unknown", False),
+])
+def test_a_known_slack_user_needs_no_address_for_their_own_order(
+    channel_stack, fake_slack, user, answered
+):
+    channel = f"D-identity-{user}"
+    send(channel_stack, message_event(f"Ev-{channel}", user, channel, "where is order 10002?", ts()))
+    text = fake_slack.wait_for_posts(channel)[0].text
+    assert (TRACKING_NUMBER_10002 in text) is answered
+    assert ("e-mail address on order #10002" in text) is not answered
 
 
 def test_url_verification_echoes_the_challenge(channel_stack):
@@ -67,7 +82,7 @@ def test_forged_or_stale_requests_are_refused_and_nothing_is_processed(
     channel_stack, fake_slack, case, secret, age_seconds
 ):
     user, channel = f"U-refused-{age_seconds}", f"D-refused-{age_seconds}-{len(secret)}"
-    event = message_event(f"Ev-{channel}", user, channel, "where is order 10002?", ts())
+    event = message_event(f"Ev-{channel}", user, channel, ORDER_10002_QUESTION, ts())
 
     response = send(channel_stack, event, secret=secret,
                     timestamp=int(time.time()) - age_seconds)
@@ -153,7 +168,7 @@ def test_a_mention_delivered_as_message_and_app_mention_is_answered_once(
     """In a channel the app follows, a mention arrives twice, as `message`
     and as `app_mention` with different event ids but the same message ts."""
     stamp = ts()
-    text = "<@U0BOT> where is order 10002?"
+    text = f"<@U0BOT> {ORDER_10002_QUESTION}"
     as_message = message_event("Ev-mention-1", "U-mention", "C-general", text, stamp,
                                channel_type="channel")
     as_mention = message_event("Ev-mention-2", "U-mention", "C-general", text, stamp,
@@ -166,7 +181,7 @@ def test_a_mention_delivered_as_message_and_app_mention_is_answered_once(
     time.sleep(QUIET_SECONDS)
     posts = fake_slack.posts_to("C-general")
     assert len(posts) == 1 and TRACKING_NUMBER_10002 in posts[0].text
-    assert_user_texts(channel_stack, "U-mention", ["where is order 10002?"])  # mention removed
+    assert_user_texts(channel_stack, "U-mention", [ORDER_10002_QUESTION])  # mention removed
 
 
 def test_bot_messages_and_other_channels_are_ignored(channel_stack, fake_slack):

@@ -16,6 +16,8 @@ import requests
 
 from actions.formatting import format_date
 from actions.llm_fallback import CANNED_UNAVAILABLE, CJK_REPLY
+from actions.orders_db import demo_email
+from actions.verification import email_question, mismatch_reply
 from channels.limits import TOO_LONG_REPLY, UNREADABLE_REPLY
 from tests.integration.conftest import bot
 
@@ -35,7 +37,8 @@ def status_10007(today) -> str:
 def check_still_works(stack, sender: str, today) -> None:
     """The same conversation goes on normally."""
     assert stack.say(sender, "where is my order?") == [bot(sender, ASK_STATUS_ORDER)]
-    assert stack.say(sender, "10007") == [bot(sender, status_10007(today))]
+    assert stack.say(sender, "10007") == [bot(sender, email_question("10007"))]
+    assert stack.say(sender, demo_email("10007")) == [bot(sender, status_10007(today))]
 
 
 def assert_no_stack_trace(body: str) -> None:
@@ -74,12 +77,17 @@ def test_odd_message_gets_a_polite_reply(stack, today, case):
 
 
 def test_unknown_order_number(stack, today):
+    # an unknown number is treated like a known one with a wrong address:
+    # the reply does not tell which order numbers exist
     sender = "bad-unknown-order"
-    assert stack.say(sender, "where is order 99999?") == [
-        bot(sender, "I couldn't find order 99999. Please check the number in your confirmation e-mail."),
-        bot(sender, ASK_STATUS_ORDER),
+    assert stack.say(sender, "where is order 99999?") == [bot(sender, email_question("99999"))]
+    assert stack.say(sender, demo_email("99999")) == [
+        bot(sender, mismatch_reply("99999", locked=False)),
+        bot(sender, email_question("99999")),
     ]
-    assert stack.say(sender, "10007") == [bot(sender, status_10007(today))]
+    # the reply asked for the address again or the right order number: the number
+    assert stack.say(sender, "10007") == [bot(sender, email_question("10007"))]
+    assert stack.say(sender, demo_email("10007")) == [bot(sender, status_10007(today))]
 
 
 @pytest.mark.parametrize("typed", ["1234", "123456"])
@@ -94,7 +102,8 @@ def test_malformed_order_number_while_asked(stack, today, typed):
         ),
         bot(sender, ASK_STATUS_ORDER),
     ]
-    assert stack.say(sender, "10007") == [bot(sender, status_10007(today))]
+    assert stack.say(sender, "10007") == [bot(sender, email_question("10007"))]
+    assert stack.say(sender, demo_email("10007")) == [bot(sender, status_10007(today))]
 
 
 # malformed requests: a 4xx that says what is wrong ---------------------------

@@ -15,7 +15,9 @@ from actions.config import get_settings
 from actions.orders_db import Base, OrderRepository
 
 # the same tests, collected again in this module with the fixtures below
-from tests.unit.test_handoff import test_handoff_during_a_form_records_the_order  # noqa: F401
+from tests.unit.test_handoff import (  # noqa: F401
+    test_handoff_during_a_form_records_the_order_once_verified,
+)
 from tests.unit.test_order_actions import (  # noqa: F401
     test_cancel_order_cancels_the_row,
     test_cancel_order_declined_changes_nothing,
@@ -36,6 +38,10 @@ from tests.unit.test_orders_db import (  # noqa: F401
     test_returns,
     test_seeding_is_idempotent,
     test_unknown_order,
+)
+from tests.unit.test_verification import (  # noqa: F401
+    test_a_channel_identity_verifies_only_its_own_orders,
+    test_the_address_on_the_order_verifies_it,
 )
 
 pytestmark = pytest.mark.postgres

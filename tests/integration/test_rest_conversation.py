@@ -1,12 +1,14 @@
 """Whole conversations through the REST channel of the real stack: trained
-model, Rasa server, action server and order database."""
+model, Rasa server, action server and order database. The customer answers
+the e-mail question of verification with the address on the order."""
 import re
 from datetime import timedelta
 
 import pytest
 
 from actions.formatting import format_date
-from actions.orders_db import OrderStatus
+from actions.orders_db import OrderStatus, demo_email
+from actions.verification import email_question
 from tests.integration.conftest import bot
 
 pytestmark = pytest.mark.integration
@@ -55,7 +57,8 @@ def test_order_status_conversation(stack, today):
     sender = "it-order-status"
     assert stack.say(sender, "hi") in [[bot(sender, text)] for text in GREETINGS]
     assert stack.say(sender, "where is my order?") == [bot(sender, ASK_STATUS_ORDER)]
-    assert stack.say(sender, "10002") == [
+    assert stack.say(sender, "10002") == [bot(sender, email_question("10002"))]
+    assert stack.say(sender, demo_email("10002")) == [
         bot(
             sender,
             f"Order #10002 (1x Trail Runner Boots, $129.00) shipped on {day(today, -2)} with UPS, "
@@ -66,7 +69,8 @@ def test_order_status_conversation(stack, today):
 
 def test_order_number_in_the_question(stack, today):
     sender = "it-order-status-direct"
-    assert stack.say(sender, "has order #10005 arrived?") == [
+    assert stack.say(sender, "has order #10005 arrived?") == [bot(sender, email_question("10005"))]
+    assert stack.say(sender, demo_email("10005")) == [
         bot(
             sender,
             f"Order #10005 (1x Down Sleeping Bag, $279.00) was delivered on {day(today, -60)}.",
@@ -76,7 +80,9 @@ def test_order_number_in_the_question(stack, today):
 
 def test_cancellation_conversation(stack, shop_db, today):
     sender = "it-cancel"
-    assert stack.say(sender, "I want to cancel order 10001") == [
+    assert stack.say(sender, "I want to cancel order 10001") == [bot(sender, email_question("10001"))]
+    assert shop_db.get_order("10001").status is OrderStatus.PROCESSING
+    assert stack.say(sender, demo_email("10001")) == [
         bot(
             sender,
             "Order #10001 (1x Alpine Shell Jacket, $189.00) hasn't shipped yet, so I can still "
@@ -94,7 +100,8 @@ def test_cancellation_conversation(stack, shop_db, today):
     ]
     order = shop_db.get_order("10001")
     assert (order.status, order.cancelled_on) == (OrderStatus.CANCELLED, today)
-    # the status answer comes from the same database
+    # the status answer comes from the same database; the order was verified
+    # in this conversation, so no second e-mail question
     assert stack.say(sender, "what's the status of order 10001?") == [
         bot(
             sender,
@@ -107,7 +114,8 @@ def test_cancellation_conversation(stack, shop_db, today):
 def test_cancellation_declined_with_the_button(stack, shop_db):
     sender = "it-cancel-declined"
     assert stack.say(sender, "cancel my order") == [bot(sender, ASK_CANCEL_ORDER)]
-    assert stack.say(sender, "10006") == [
+    assert stack.say(sender, "10006") == [bot(sender, email_question("10006"))]
+    assert stack.say(sender, demo_email("10006")) == [
         bot(
             sender,
             "Order #10006 (1x Ridge 40L Backpack, $159.00) hasn't shipped yet, so I can still "
@@ -123,7 +131,8 @@ def test_cancellation_declined_with_the_button(stack, shop_db):
 
 def test_cancelling_a_shipped_order_is_refused_at_once(stack, shop_db, today):
     sender = "it-cancel-shipped"
-    assert stack.say(sender, "please cancel order 10007") == [
+    assert stack.say(sender, "please cancel order 10007") == [bot(sender, email_question("10007"))]
+    assert stack.say(sender, demo_email("10007")) == [
         bot(
             sender,
             f"Order #10007 already shipped on {day(today, -1)}, so it can't be cancelled any "
@@ -136,7 +145,8 @@ def test_cancelling_a_shipped_order_is_refused_at_once(stack, shop_db, today):
 def test_return_conversation(stack, shop_db):
     sender = "it-return"
     assert stack.say(sender, "I want to return something") == [bot(sender, ASK_RETURN_ORDER)]
-    assert stack.say(sender, "10003") == [ask_reason(sender, "10003")]
+    assert stack.say(sender, "10003") == [bot(sender, email_question("10003"))]
+    assert stack.say(sender, demo_email("10003")) == [ask_reason(sender, "10003")]
     messages = stack.say(sender, "Wrong size")  # the button's payload
     request = shop_db.find_return("10003")
     assert request is not None and re.fullmatch(r"R-[0-9A-F]{6}", request.rma)
@@ -154,7 +164,8 @@ def test_return_conversation(stack, shop_db):
 
 def test_return_outside_the_window_is_refused(stack, shop_db, today):
     sender = "it-return-late"
-    assert stack.say(sender, "I want to return order 10005") == [
+    assert stack.say(sender, "I want to return order 10005") == [bot(sender, email_question("10005"))]
+    assert stack.say(sender, demo_email("10005")) == [
         bot(
             sender,
             f"Order #10005 was delivered on {day(today, -60)}, more than 30 days ago, so it's "
@@ -183,7 +194,8 @@ def test_handoff_conversation(stack, shop_db):
 
 def test_return_with_a_reason_in_own_words(stack, shop_db):
     sender = "it-return-own-words"
-    assert stack.say(sender, "I want to return order 10010") == [ask_reason(sender, "10010")]
+    assert stack.say(sender, "I want to return order 10010") == [bot(sender, email_question("10010"))]
+    assert stack.say(sender, demo_email("10010")) == [ask_reason(sender, "10010")]
     messages = stack.say(sender, "the zipper broke   after one hike")
     request = shop_db.find_return("10010")
     assert (request.order_id, request.reason) == ("10010", "the zipper broke after one hike")

@@ -6,6 +6,7 @@ and stops them again. Logs go to files under the test's temporary folder so
 a failing test can show them.
 """
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import requests
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent  # the Rasa environment running pytest
 MODEL_PATH = PROJECT_ROOT / "models" / "assistant.tar.gz"
+_WEBCHAT_SESSION_SECRET = secrets.token_hex(32)
 
 
 def free_port() -> int:
@@ -73,6 +75,15 @@ def base_env(**overrides: str) -> Dict[str, str]:
         SLACK_CHANNEL="",
         SLACK_API_BASE_URL="http://127.0.0.1:9/api/",  # nothing listens there
         SLACK_SEEN_EVENTS_REDIS_URL="",
+        # REST messages carry no JWT identity unless a test sets a secret
+        RASA_JWT_SECRET="",
+        RASA_JWT_METHOD="HS256",
+        VERIFICATION_REDIS_URL="",
+        # web chat: sessions signed with a secret of this test run; no page
+        # may connect unless a test names its origin
+        WEBCHAT_SESSION_SECRET=_WEBCHAT_SESSION_SECRET,
+        WEBCHAT_ALLOWED_ORIGINS="",
+        SLACK_LINK_ALLOWLIST="pinecrest.example",
     )
     env.update(overrides)
     return env

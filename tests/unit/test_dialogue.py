@@ -6,11 +6,13 @@ from actions.dialogue import (
     Turn,
     TurnKind,
     confirmation,
+    flow_of_an_address,
     interpret,
     is_bare_order_number,
     is_explicit_yes,
     is_question,
     names_another_order,
+    tells_about_oneself,
 )
 from actions.forms import RETURN_REASONS
 
@@ -63,6 +65,26 @@ def turn(text, intent, *orders, confidence=1.0):
     # a malformed number, unlike any training example: the validator explains
     (turn("1234", "nlu_fallback"), STATUS, "order_id", None, TurnKind.ANSWER),
     (turn("yes", "affirm"), RETURN, "return_reason", "10003", TurnKind.NO_ANSWER),
+    # the e-mail question: an address is the answer, whatever the intent read
+    (turn("customer10002@example.com", "check_order_status", confidence=0.95), CANCEL, "order_email", "10002", TurnKind.ANSWER),
+    (turn("it's jane@example.com", "give_email"), STATUS, "order_email", "10002", TurnKind.ANSWER),
+    # ... with another order number: the address is for that order
+    (turn("sorry it's 10005, customer10005@example.com", "give_email", "10005"), STATUS, "order_email", "10002", TurnKind.CORRECTION),
+    (turn("oh wait, it's order 10003", "return_item", "10003"), RETURN, "order_email", "10002", TurnKind.CORRECTION),
+    # no address: the validator explains what it needs, without counting a failure
+    (turn("I don't have access to that email any more", "deny"), CANCEL, "order_email", "10002", TurnKind.ANSWER),
+    (turn("it was my old work address", "nlu_fallback"), STATUS, "order_email", "10002", TurnKind.ANSWER),
+    # questions and "stop" still go to the rules
+    (turn("why do you need my email?", "nlu_fallback"), STATUS, "order_email", "10002", TurnKind.INTERRUPTION),
+    (turn("no, stop", "deny"), CANCEL, "order_email", "10002", TurnKind.INTERRUPTION),
+    (turn("I want to talk to a human", "human_handoff"), STATUS, "order_email", "10002", TurnKind.INTERRUPTION),
+    (turn("yes", "affirm"), STATUS, "order_email", "10002", TurnKind.NO_ANSWER),
+    # a free-text answer read as small talk, unsure: an answer; sure: small talk
+    (turn("it's too long", "goodbye", confidence=0.6), RETURN, "return_reason", "10008", TurnKind.ANSWER),
+    (turn("thanks!", "thank", confidence=0.99), RETURN, "return_reason", "10008", TurnKind.INTERRUPTION),
+    (turn("it doesn't fit", "shipping_info", confidence=0.7), RETURN, "return_reason", "10008", TurnKind.ANSWER),
+    (turn("no, stop", "deny", confidence=0.6), RETURN, "return_reason", "10008", TurnKind.INTERRUPTION),
+    (turn("how long does shipping take?", "shipping_info", confidence=0.7), RETURN, "return_reason", "10008", TurnKind.INTERRUPTION),
 ])
 def test_interpret(message, form, asked, order, kind):
     choices = RETURN_REASONS if asked == "return_reason" else ()
@@ -116,3 +138,28 @@ def test_is_explicit_yes():
 ])
 def test_names_another_order(text, expected):
     assert names_another_order(text) is expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I'm so excited, I'm going backpacking next weekend!", True),
+    ("my dog loves hiking", True),
+    ("I'm bored", True),
+    ("I want to know who won the game", False),  # a request
+    ("can I return boots?", False),
+    ("I wonder, do you sell tents?", False),
+    ("write me a poem", False),
+    ("who won the game last night?", False),
+])
+def test_tells_about_oneself(text, expected):
+    assert tells_about_oneself(text) is expected
+
+
+@pytest.mark.parametrize("ranking, names_an_order, form", [
+    ([("give_email", 0.62), ("cancel_order", 0.33)], True, "cancel_order_form"),
+    ([("give_email", 0.82), ("check_order_status", 0.15)], True, "order_status_form"),
+    ([("give_email", 0.7), ("human_handoff", 0.2), ("return_item", 0.1)], False, "return_form"),
+    ([("give_email", 0.99), ("return_item", 0.004)], True, "order_status_form"),  # "order 10002, x@y.com"
+    ([("give_email", 1.0), ("deny", 0.0)], False, None),  # just an address
+])
+def test_flow_of_an_address(ranking, names_an_order, form):
+    assert flow_of_an_address(ranking, names_an_order) == form

@@ -12,7 +12,7 @@ def test_format_date():
 
 def test_order_summary_and_total():
     order = Order(
-        order_id="10042", status=OrderStatus.PROCESSING,
+        order_id="10042", email="customer10042@example.com", status=OrderStatus.PROCESSING,
         items=[
             {"name": "Summit 2P Tent", "qty": 3, "price_cents": 34900},
             {"name": "Camp Stove", "qty": 1, "price_cents": 6900},

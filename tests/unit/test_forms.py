@@ -10,7 +10,7 @@ from actions.forms import (
     ValidateOrderStatusForm,
     ValidateReturnForm,
 )
-from tests.conftest import bot_message, load_tracker, user_message
+from tests.conftest import bot_message, load_tracker, user_message, verified
 
 
 def malformed(shown: str) -> dict:
@@ -20,10 +20,8 @@ def malformed(shown: str) -> dict:
     )
 
 
-def not_found(order_id: str) -> dict:
-    return bot_message(
-        f"I couldn't find order {order_id}. Please check the number in your confirmation e-mail."
-    )
+CANCEL_SLOTS = ["order_id", "order_email", "cancel_confirm"]
+RETURN_SLOTS = ["order_id", "order_email", "return_reason"]
 
 
 ALL_FORMS = [ValidateOrderStatusForm, ValidateCancelOrderForm, ValidateReturnForm]
@@ -63,11 +61,14 @@ async def test_validate_order_id_normalises_how_people_type_numbers(
 
 
 @pytest.mark.parametrize("order_id", ["99999", "00000", "10011"])
-async def test_validate_order_id_rejects_an_unknown_order(order_id, database_url, dispatcher, domain):
+async def test_validate_order_id_does_not_tell_whether_an_order_exists(
+    order_id, database_url, dispatcher, domain
+):
+    # an unknown number goes on to the e-mail question like a known one
     tracker = load_tracker("order_status_form_asked")
     result = await ValidateOrderStatusForm().validate_order_id(order_id, dispatcher, tracker, domain)
-    assert result == {"order_id": None}
-    assert dispatcher.messages == [not_found(order_id)]
+    assert result == {"order_id": order_id}
+    assert dispatcher.messages == []
 
 
 @pytest.mark.parametrize(
@@ -153,7 +154,6 @@ async def test_extract_order_id_only_while_the_form_asks_for_it(
         ("10002", ["order_id"]),  # shipped
         ("10003", ["order_id"]),  # delivered
         ("10004", ["order_id"]),  # already cancelled
-        (None, ["order_id", "cancel_confirm"]),
         ("99999", ["order_id", "cancel_confirm"]),
         ("1234", ["order_id", "cancel_confirm"]),
     ],
@@ -161,12 +161,35 @@ async def test_extract_order_id_only_while_the_form_asks_for_it(
 async def test_cancel_form_asks_for_confirmation_only_when_cancelling_is_possible(
     order_id, required, database_url, dispatcher, domain
 ):
-    tracker = load_tracker("cancel_order_form_asked", slots={"order_id": order_id})
-    slots = await ValidateCancelOrderForm().required_slots(
-        ["order_id", "cancel_confirm"], dispatcher, tracker, domain
-    )
+    tracker = load_tracker("cancel_order_form_asked", slots=verified(order_id))
+    slots = await ValidateCancelOrderForm().required_slots(CANCEL_SLOTS, dispatcher, tracker, domain)
     assert slots == required
     assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    "form, saved, domain_slots",
+    [
+        (ValidateOrderStatusForm, "order_status_form_asked", ["order_id", "order_email"]),
+        (ValidateCancelOrderForm, "cancel_order_form_asked", CANCEL_SLOTS),
+        (ValidateReturnForm, "return_form_asked", RETURN_SLOTS),
+    ],
+)
+@pytest.mark.parametrize("order_id", ["10001", "10002", "10003", "10005", "99999"])
+async def test_an_unverified_order_gets_the_email_question_whatever_its_state(
+    form, saved, domain_slots, order_id, database_url, dispatcher, domain
+):
+    # the questions asked tell nothing about the order before verification
+    tracker = load_tracker(saved, slots={"order_id": order_id})
+    slots = await form().required_slots(domain_slots, dispatcher, tracker, domain)
+    assert slots == ["order_id", "order_email"]
+
+
+async def test_no_order_yet_asks_for_the_number(database_url, dispatcher, domain):
+    tracker = load_tracker("cancel_order_form_asked")
+    assert await ValidateCancelOrderForm().required_slots(
+        CANCEL_SLOTS, dispatcher, tracker, domain
+    ) == CANCEL_SLOTS
 
 
 @pytest.mark.parametrize(
@@ -178,17 +201,14 @@ async def test_cancel_form_asks_for_confirmation_only_when_cancelling_is_possibl
         ("10002", ["order_id"]),  # in transit
         ("10004", ["order_id"]),  # cancelled
         ("10005", ["order_id"]),  # delivered 60 days ago: window closed
-        (None, ["order_id", "return_reason"]),
         ("99999", ["order_id", "return_reason"]),
     ],
 )
 async def test_return_form_asks_for_a_reason_only_when_returnable(
     order_id, required, database_url, dispatcher, domain
 ):
-    tracker = load_tracker("return_form_asked", slots={"order_id": order_id})
-    slots = await ValidateReturnForm().required_slots(
-        ["order_id", "return_reason"], dispatcher, tracker, domain
-    )
+    tracker = load_tracker("return_form_asked", slots=verified(order_id))
+    slots = await ValidateReturnForm().required_slots(RETURN_SLOTS, dispatcher, tracker, domain)
     assert slots == required
     assert dispatcher.messages == []
 
@@ -201,10 +221,8 @@ async def test_return_form_follows_the_configured_window(
     monkeypatch.setenv("RETURN_WINDOW_DAYS", "5")
     get_settings.cache_clear()
     # 10003 was delivered 7 days ago: outside a 5-day window
-    tracker = load_tracker("return_form_asked", slots={"order_id": "10003"})
-    slots = await ValidateReturnForm().required_slots(
-        ["order_id", "return_reason"], dispatcher, tracker, domain
-    )
+    tracker = load_tracker("return_form_asked", slots=verified("10003"))
+    slots = await ValidateReturnForm().required_slots(RETURN_SLOTS, dispatcher, tracker, domain)
     assert slots == ["order_id"]
 
 
@@ -243,7 +261,7 @@ def test_validate_return_reason_asks_again_for_no_reason(typed, dispatcher, doma
 async def test_order_status_form_accepts_the_number(database_url, dispatcher, domain):
     tracker = load_tracker("order_status_form_asked", slot_events={"order_id": "10002"})
     events = await ValidateOrderStatusForm().run(dispatcher, tracker, domain)
-    # Rasa then finds no slot missing and submits the form
+    # required slots as in the domain: Rasa asks for the e-mail address next
     assert events == [SlotSet("order_id", "10002")]
     assert dispatcher.messages == []
 
@@ -259,23 +277,27 @@ async def test_order_status_form_extracts_and_rejects_a_malformed_number(
     assert dispatcher.messages == [malformed("1234")]
 
 
-async def test_order_status_form_rejects_an_unknown_number(database_url, dispatcher, domain):
+async def test_order_status_form_treats_an_unknown_number_like_a_known_one(
+    database_url, dispatcher, domain
+):
     message = user_message("99999", "check_order_status", order_id="99999")
     tracker = load_tracker(
         "order_status_form_asked", latest_message=message, slot_events={"order_id": "99999"}
     )
     events = await ValidateOrderStatusForm().run(dispatcher, tracker, domain)
-    assert events == [SlotSet("order_id", None)]
-    assert dispatcher.messages == [not_found("99999")]
+    assert events == [SlotSet("order_id", "99999")]
+    assert dispatcher.messages == []
 
 
 async def test_cancel_form_goes_on_to_confirmation_for_a_processing_order(
     database_url, dispatcher, domain
 ):
-    tracker = load_tracker("cancel_order_form_asked", slot_events={"order_id": "10009"})
+    tracker = load_tracker(
+        "cancel_order_form_asked", slots={"verified_orders": ["10009"]},
+        slot_events={"order_id": "10009"},
+    )
     events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
-    # required slots unchanged: Rasa asks for cancel_confirm next
-    assert events == [SlotSet("order_id", "10009")]
+    assert events == [SlotSet("order_id", "10009"), SlotSet("requested_slot", "cancel_confirm")]
     assert dispatcher.messages == []
 
 
@@ -285,7 +307,8 @@ async def test_cancel_form_ends_without_confirmation_when_cancelling_is_impossib
 ):
     message = user_message(order_id, "cancel_order", order_id=order_id)
     tracker = load_tracker(
-        "cancel_order_form_asked", latest_message=message, slot_events={"order_id": order_id}
+        "cancel_order_form_asked", latest_message=message, slots={"verified_orders": [order_id]},
+        slot_events={"order_id": order_id},
     )
     events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
     # requested_slot None ends the form; action_cancel_order explains why
@@ -303,16 +326,19 @@ async def test_cancel_form_keeps_the_confirmation(
         slot_events={"cancel_confirm": confirmed},
     )
     events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
-    assert events == [SlotSet("cancel_confirm", confirmed)]
+    # nothing left to ask: the form ends and action_cancel_order runs
+    assert events == [SlotSet("cancel_confirm", confirmed), SlotSet("requested_slot", None)]
     assert dispatcher.messages == []
 
 
 async def test_return_form_goes_on_to_the_reason_for_a_returnable_order(
     database_url, dispatcher, domain
 ):
-    tracker = load_tracker("return_form_asked", slot_events={"order_id": "10003"})
+    tracker = load_tracker(
+        "return_form_asked", slots={"verified_orders": ["10003"]}, slot_events={"order_id": "10003"}
+    )
     events = await ValidateReturnForm().run(dispatcher, tracker, domain)
-    assert events == [SlotSet("order_id", "10003")]
+    assert events == [SlotSet("order_id", "10003"), SlotSet("requested_slot", "return_reason")]
     assert dispatcher.messages == []
 
 
@@ -322,7 +348,8 @@ async def test_return_form_ends_without_a_reason_when_not_returnable(
 ):
     message = user_message(order_id, "return_item", order_id=order_id)
     tracker = load_tracker(
-        "return_form_asked", latest_message=message, slot_events={"order_id": order_id}
+        "return_form_asked", latest_message=message, slots={"verified_orders": [order_id]},
+        slot_events={"order_id": order_id},
     )
     events = await ValidateReturnForm().run(dispatcher, tracker, domain)
     assert events == [SlotSet("order_id", order_id), SlotSet("requested_slot", None)]
@@ -332,7 +359,7 @@ async def test_return_form_ends_without_a_reason_when_not_returnable(
 async def test_return_form_tidies_the_reason(database_url, dispatcher, domain):
     tracker = load_tracker("return_form_reason", slot_events={"return_reason": "  wrong   size "})
     events = await ValidateReturnForm().run(dispatcher, tracker, domain)
-    assert events == [SlotSet("return_reason", "wrong size")]
+    assert events == [SlotSet("return_reason", "wrong size"), SlotSet("requested_slot", None)]
     assert dispatcher.messages == []
 
 

@@ -2,6 +2,8 @@
 the order database, and what the user is told."""
 import re
 
+import pytest
+
 from rasa_sdk.events import SlotSet
 from sqlalchemy import select
 
@@ -69,8 +71,12 @@ async def test_handoff_records_a_ticket_with_the_transcript(db_engine, dispatche
     ]
 
 
-async def test_handoff_during_a_form_records_the_order(db_engine, dispatcher, domain):
-    tracker = load_tracker("handoff_during_cancel_form")
+@pytest.mark.parametrize("verified_orders, recorded", [(["10006"], "10006"), ([], None)])
+async def test_handoff_during_a_form_records_the_order_once_verified(
+    verified_orders, recorded, db_engine, dispatcher, domain
+):
+    # an unverified order is not put on the ticket: the team would act on it
+    tracker = load_tracker("handoff_during_cancel_form", slots={"verified_orders": verified_orders})
     events = await ActionHandoff().run(dispatcher, tracker, domain)
     assert events == [SlotSet("order_id", None), SlotSet("suggestion", None)]
     ticket = ticket_in(dispatcher.messages[0])
@@ -79,7 +85,7 @@ async def test_handoff_during_a_form_records_the_order(db_engine, dispatcher, do
         (
             ticket,
             "handoff_during_cancel_form",
-            "10006",
+            recorded,
             "user: I want to cancel order 10006\n"
             "bot: Order #10006 (1x Ridge 40L Backpack, $159.00) hasn't shipped yet, so I can "
             "still cancel it. Shall I cancel it?\n"

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from actions.formatting import format_date
 from actions.order_actions import (
     ActionAskCancelConfirm,
+    ActionAskOrderEmail,
     ActionAskOrderId,
     ActionAskReturnReason,
     ActionCancelOrder,
@@ -21,7 +22,8 @@ from actions.order_actions import (
     ActionSubmitReturn,
 )
 from actions.orders_db import OrderStatus, ReturnRequestRow
-from tests.conftest import bot_message, load_tracker
+from actions import verification
+from tests.conftest import bot_message, load_tracker, verified
 
 NOT_FOUND = bot_message("Sorry, I couldn't find that order any more. Could you check the number?")
 
@@ -33,13 +35,13 @@ def day(today, offset: int) -> str:
 def test_action_names_are_in_the_domain(domain):
     actions = [
         ActionOrderStatus, ActionAskCancelConfirm, ActionCancelOrder, ActionSubmitReturn,
-        ActionClearOrderSlots, ActionAskOrderId, ActionAskReturnReason,
+        ActionClearOrderSlots, ActionAskOrderId, ActionAskReturnReason, ActionAskOrderEmail,
     ]
     names = [action().name() for action in actions]
     assert names == [
         "action_order_status", "action_ask_cancel_confirm", "action_cancel_order",
         "action_submit_return", "action_clear_order_slots", "action_ask_order_id",
-        "action_ask_return_reason",
+        "action_ask_return_reason", "action_ask_order_email",
     ]
     assert set(names) <= set(domain["actions"])
 
@@ -75,7 +77,7 @@ def expected_status(order_id, today):
     "order_id", ["10001", "10002", "10003", "10004", "10005", "10007", "10009", "10010"]
 )
 async def test_order_status_tells_the_real_status(order_id, database_url, today, dispatcher, domain):
-    tracker = load_tracker("order_status_form_completed", slots={"order_id": order_id})
+    tracker = load_tracker("order_status_form_completed", slots=verified(order_id))
     events = await ActionOrderStatus().run(dispatcher, tracker, domain)
     # the order stays under discussion: "cancel it" needs no number
     assert events == [SlotSet("suggestion", None)]
@@ -84,7 +86,7 @@ async def test_order_status_tells_the_real_status(order_id, database_url, today,
 
 @pytest.mark.parametrize("order_id", ["99999", None, "1234"])
 async def test_order_status_of_a_missing_order(order_id, database_url, dispatcher, domain):
-    tracker = load_tracker("order_status_form_completed", slots={"order_id": order_id})
+    tracker = load_tracker("order_status_form_completed", slots=verified(order_id))
     events = await ActionOrderStatus().run(dispatcher, tracker, domain)
     assert events == [SlotSet("order_id", None), SlotSet("suggestion", None)]
     assert dispatcher.messages == [NOT_FOUND]
@@ -93,7 +95,7 @@ async def test_order_status_of_a_missing_order(order_id, database_url, dispatche
 async def test_order_status_reads_the_current_row(database_url, repository, today, dispatcher, domain):
     # a cancellation made elsewhere shows at once
     assert repository.cancel_order("10001", today)
-    tracker = load_tracker("order_status_form_completed", slots={"order_id": "10001"})
+    tracker = load_tracker("order_status_form_completed", slots=verified("10001"))
     await ActionOrderStatus().run(dispatcher, tracker, domain)
     assert dispatcher.messages == [
         bot_message(
@@ -101,6 +103,50 @@ async def test_order_status_reads_the_current_row(database_url, repository, toda
             "Nothing was charged."
         )
     ]
+
+
+# verification ----------------------------------------------------------------
+
+
+LOCKED = bot_message(verification.LOCKED_REPLY)
+
+
+@pytest.mark.parametrize(
+    "action, saved",
+    [
+        (ActionOrderStatus, "order_status_form_completed"),
+        (ActionCancelOrder, "cancel_order_form_completed"),
+        (ActionSubmitReturn, "return_form_completed"),
+    ],
+)
+@pytest.mark.parametrize("order_id", ["10001", "10003", "10009"])
+async def test_nothing_about_an_unverified_order_is_said_or_changed(
+    action, saved, order_id, database_url, repository, dispatcher, domain
+):
+    # the conversation verified another order, not this one
+    tracker = load_tracker(saved, slots={"order_id": order_id, "verified_orders": ["10002"]})
+    events = await action().run(dispatcher, tracker, domain)
+    assert dispatcher.messages == [LOCKED]
+    assert SlotSet("suggestion", "human_handoff") in events
+    assert SlotSet("order_id", None) in events
+    assert repository.get_order("10009").status.value == "processing"
+    assert repository.find_return(order_id) is None
+
+
+async def test_ask_cancel_confirm_names_no_unverified_order(database_url, dispatcher, domain):
+    tracker = load_tracker("cancel_order_form_confirm", slots={"verified_orders": []})
+    await ActionAskCancelConfirm().run(dispatcher, tracker, domain)
+    text = dispatcher.messages[0]["text"]
+    assert "10009" not in text and "Camp Stove" not in text and "$" not in text
+
+
+async def test_ask_order_email_names_the_order(database_url, dispatcher, domain):
+    tracker = load_tracker("order_status_form_asked", slots={"order_id": "10002"})
+    assert await ActionAskOrderEmail().run(dispatcher, tracker, domain) == []
+    assert dispatcher.messages == [bot_message(
+        "For your security, what's the e-mail address on order #10002? "
+        "I only use it to check that the order is yours."
+    )]
 
 
 # the forms' questions -------------------------------------------------------
@@ -170,7 +216,7 @@ async def test_ask_cancel_confirm_names_the_order(database_url, dispatcher, doma
 
 
 async def test_ask_cancel_confirm_without_the_order(database_url, dispatcher, domain):
-    tracker = load_tracker("cancel_order_form_confirm", slots={"order_id": "99999"})
+    tracker = load_tracker("cancel_order_form_confirm", slots=verified("99999"))
     assert await ActionAskCancelConfirm().run(dispatcher, tracker, domain) == []
     assert dispatcher.messages == [
         bot_message(
@@ -233,7 +279,7 @@ async def test_cancel_order_refuses_what_cannot_be_cancelled(
 ):
     before = repository.get_order(order_id)
     # even when the user said yes
-    tracker = load_tracker("cancel_order_form_completed", slots={"order_id": order_id})
+    tracker = load_tracker("cancel_order_form_completed", slots=verified(order_id))
     events = await ActionCancelOrder().run(dispatcher, tracker, domain)
     # a delivered order can be returned: "yes" starts the return
     suggestion = "return_item" if order_id == "10003" else None
@@ -255,7 +301,7 @@ async def test_cancel_order_twice_tells_it_is_already_cancelled(
 
 
 async def test_cancel_order_of_a_missing_order(database_url, dispatcher, domain):
-    tracker = load_tracker("cancel_order_form_completed", slots={"order_id": "99999"})
+    tracker = load_tracker("cancel_order_form_completed", slots=verified("99999"))
     events = await ActionCancelOrder().run(dispatcher, tracker, domain)
     assert events == FORGOTTEN_CANCEL_SLOTS
     assert dispatcher.messages == [NOT_FOUND]
@@ -293,7 +339,7 @@ def return_rows(db_engine) -> list:
 
 @pytest.mark.parametrize("order_id", ["10003", "10010"])
 async def test_submit_return_registers_it(order_id, db_engine, dispatcher, domain):
-    tracker = load_tracker("return_form_completed", slots={"order_id": order_id})
+    tracker = load_tracker("return_form_completed", slots=verified(order_id))
     events = await ActionSubmitReturn().run(dispatcher, tracker, domain)
     assert events == CLEARED_RETURN_SLOTS
     rma = rma_in(dispatcher.messages[0])
@@ -337,7 +383,7 @@ def expected_return_refusal(order_id, today, window=30):
 async def test_submit_return_refuses_what_cannot_be_returned(
     order_id, db_engine, today, dispatcher, domain
 ):
-    tracker = load_tracker("return_form_completed", slots={"order_id": order_id})
+    tracker = load_tracker("return_form_completed", slots=verified(order_id))
     events = await ActionSubmitReturn().run(dispatcher, tracker, domain)
     # what the refusal offers is what "yes" starts
     suggestion = {"10001": "cancel_order", "10005": "human_handoff"}.get(order_id)
@@ -360,7 +406,7 @@ async def test_submit_return_follows_the_configured_window(
 
 
 async def test_submit_return_of_a_missing_order(database_url, dispatcher, domain):
-    tracker = load_tracker("return_form_completed", slots={"order_id": "99999"})
+    tracker = load_tracker("return_form_completed", slots=verified("99999"))
     events = await ActionSubmitReturn().run(dispatcher, tracker, domain)
     assert events == FORGOTTEN_RETURN_SLOTS
     assert dispatcher.messages == [NOT_FOUND]
@@ -373,8 +419,9 @@ async def test_clear_order_slots_forgets_the_form(dispatcher, domain):
     tracker = load_tracker("return_form_stopped")
     assert tracker.get_slot("order_id") == "10003"
     events = await ActionClearOrderSlots().run(dispatcher, tracker, domain)
+    # verified orders stay verified for the conversation
     assert events == [
-        SlotSet("order_id", None), SlotSet("cancel_confirm", None), SlotSet("return_reason", None),
-        SlotSet("suggestion", None),
+        SlotSet("order_id", None), SlotSet("order_email", None), SlotSet("cancel_confirm", None),
+        SlotSet("return_reason", None), SlotSet("suggestion", None),
     ]
     assert dispatcher.messages == []

@@ -13,6 +13,12 @@ def values(text):
 
 @pytest.mark.parametrize("text, expected", [
     ("where is 10023", ["10023"]),
+    # no space between the words and the number in Chinese or Japanese
+    ("我的订单10002在哪里？", ["10002"]),
+    ("注文番号10003を確認して", ["10003"]),
+    # the digits of an e-mail address are not an order number
+    ("customer10002@example.com", []),
+    ("10002@example.com", []),
     ("#10023", ["10023"]),
     ("order no. 10023", ["10023"]),
     ("order no.10023", ["10023"]),

@@ -13,7 +13,7 @@ TODAY = date(2026, 3, 15)
 def order(status: OrderStatus, delivered_days_ago: Optional[int] = None) -> Order:
     delivered = None if delivered_days_ago is None else TODAY - timedelta(days=delivered_days_ago)
     return Order(
-        order_id="10001", status=status, items=[{"name": "Rain Pants", "qty": 1, "price_cents": 7900}],
+        order_id="10001", email="customer10001@example.com", status=status, items=[{"name": "Rain Pants", "qty": 1, "price_cents": 7900}],
         total_cents=7900, placed_on=TODAY - timedelta(days=40), shipped_on=None,
         expected_delivery=None, delivered_on=delivered, cancelled_on=None, carrier=None,
         tracking_number=None,

@@ -46,6 +46,16 @@ def test_seeding_is_idempotent(repository, db_engine):
     assert count_rows(db_engine, OrderRow) == 10
 
 
+def test_seeding_adds_demo_identities_once(repository, db_engine):
+    from actions.orders_db import CustomerIdentityRow
+
+    assert count_rows(db_engine, CustomerIdentityRow) == 30
+    repository.create_schema_and_seed()
+    assert count_rows(db_engine, CustomerIdentityRow) == 30
+    assert repository.customer_email("slack", "U10003") == "customer10003@example.com"
+    assert repository.customer_email("slack", "U12345") is None
+
+
 def test_seeding_an_empty_database_adds_the_demo_orders(tmp_path):
     url = f"sqlite:///{tmp_path}/new/shop.db"  # the folder is created too
     repository = OrderRepository.from_url(url)
@@ -71,6 +81,7 @@ def test_order_fields_round_trip(repository, today):
         today - timedelta(days=3), today - timedelta(days=1), today + timedelta(days=3),
     )
     assert (order.delivered_on, order.cancelled_on) == (None, None)
+    assert order.email == "customer10007@example.com"
 
 
 def test_unknown_order(repository):

@@ -10,6 +10,14 @@ from tests.support.stack import Stack, free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "results" / "screenshots"
 TRACKING_NUMBER_10002 = "1Z999AA10123456784"  # demo order 10002: shipped with UPS
+# asked with the e-mail address on the order, so that the channel needs no
+# identity of its own and the reply gives the status at once
+ORDER_10002_QUESTION = "where is order 10002? my email is customer10002@example.com"
+
+
+def webchat_origin(port: int) -> str:
+    """The web chat page's origin: the only one allowed to open the chat."""
+    return f"http://127.0.0.1:{port}"
 
 
 def tracker(stack: Stack, conversation_id: str) -> Dict:
@@ -30,7 +38,7 @@ def user_texts(stack: Stack, conversation_id: str) -> List[str]:
 def assert_serving(stack: Stack) -> None:
     """The server is up and answers a normal conversation."""
     assert requests.get(stack.rasa_url, timeout=5).status_code == 200
-    replies = stack.say(f"still-serving-{free_port()}", "where is order 10002?")
+    replies = stack.say(f"still-serving-{free_port()}", ORDER_10002_QUESTION)
     assert any(TRACKING_NUMBER_10002 in r.get("text", "") for r in replies), replies
 
 

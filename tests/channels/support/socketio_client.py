@@ -11,15 +11,18 @@ import websockets
 
 
 class SocketIOClient:
-    def __init__(self, base_url: str, path: str = "/socket.io/"):
+    def __init__(self, base_url: str, path: str = "/socket.io/", origin: Optional[str] = None):
+        """`origin`: the Origin header a browser would send (none by default,
+        as a client that is not a browser)."""
         self.url = base_url.replace("http://", "ws://") + path + "?EIO=4&transport=websocket"
+        self.origin = origin
         self.ws = None
         self.events: "asyncio.Queue[List[Any]]" = asyncio.Queue()
         self._reader: Optional[asyncio.Task] = None
         self.closed = asyncio.Event()
 
     async def connect(self) -> "SocketIOClient":
-        self.ws = await websockets.connect(self.url, max_size=None)
+        self.ws = await websockets.connect(self.url, max_size=None, origin=self.origin)
         opening = await asyncio.wait_for(self.ws.recv(), 10)
         assert opening.startswith("0"), opening
         await self.ws.send("40")  # join the default namespace
@@ -56,6 +59,7 @@ class SocketIOClient:
                 return event[1] if len(event) > 1 else None
 
     async def session(self, session_id: Optional[str] = None) -> str:
+        """The session token the server confirms for `session_id`."""
         await self.emit("session_request", {"session_id": session_id})
         return await self.next_event("session_confirm", 10)
 
