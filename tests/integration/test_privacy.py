@@ -6,17 +6,21 @@ number, dates), no order may change, and guessing stops at the limits of
 actions/verification.py. The positive controls show that the same flows do
 answer the customer who gives the address.
 
-These tests have a stack of their own: failed attempts are counted per order
-in its action server, and must not lock orders for the other tests."""
+These tests have a stack of their own, whose action server counts failed
+attempts per order in Redis (as several action servers would): each test
+starts with none counted, so that one test's guesses do not lock an order for
+the next, and the other tests' stack is not affected."""
 import uuid
 from typing import Dict, List
 
 import jwt
 import pytest
+import redis
 import requests
 import yaml
 
 from actions.orders_db import OrderRepository, demo_email
+from actions.verification import RedisOrderFailureCounter
 from tests.conftest import TESTS_DIR
 from tests.integration.conftest import UNREACHABLE_MODEL_SERVER, check_model
 from tests.support.disclosure import disclosed
@@ -26,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 CONVERSATIONS_DIR = TESTS_DIR / "conversations"
 JWT_SECRET = "privacy-test-secret"
+FAILURES_REDIS_URL = "redis://127.0.0.1:6379/3"
 LOCKED = "too many attempts"
 ASKS_EMAIL = "e-mail address on order"
 
@@ -48,9 +53,20 @@ def private_stack(tmp_path_factory, private_db) -> Stack:
         MODEL_SERVER_URL=UNREACHABLE_MODEL_SERVER,
         KNOWLEDGE_INDEX_PATH=str(workdir / "knowledge_index.json"),
         RASA_JWT_SECRET=JWT_SECRET,
+        VERIFICATION_REDIS_URL=FAILURES_REDIS_URL,
     )
     with Stack(workdir, env=env) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def no_failures_counted():
+    client = redis.Redis.from_url(FAILURES_REDIS_URL)
+    keys = list(client.scan_iter(f"{RedisOrderFailureCounter.KEY_PREFIX}*"))
+    if keys:
+        client.delete(*keys)
+    yield client
+    client.close()
 
 
 def say(stack: Stack, sender: str, text: str, **body) -> List[Dict]:
@@ -161,7 +177,9 @@ def test_three_failed_attempts_end_verification_for_the_conversation(private_sta
         assert disclosed(private_db.get_order("10006"), replies) == []
 
 
-def test_five_failures_on_one_order_lock_it_for_an_hour(private_stack, private_db):
+def test_five_failures_on_one_order_lock_it_for_an_hour(
+    private_stack, private_db, no_failures_counted
+):
     order = private_db.get_order("10004")
     for attempt in range(5):
         sender = new_sender()
@@ -173,6 +191,8 @@ def test_five_failures_on_one_order_lock_it_for_an_hour(private_stack, private_d
     replies += say(private_stack, sender, demo_email("10004"))
     assert disclosed(order, replies) == []
     assert LOCKED in " ".join(m["text"] for m in replies).lower()
+    # counted in Redis, where every action server would see them
+    assert no_failures_counted.zcard(f"{RedisOrderFailureCounter.KEY_PREFIX}10004") == 5
 
 
 def test_identity_metadata_from_a_client_is_ignored(private_stack, private_db):
