@@ -46,7 +46,7 @@ def guess(stack: Stack, repository: OrderRepository, attempts: int, seed: int) -
     sender, in_conversation = f"guess-{uuid.uuid4().hex[:10]}", 0
     per_conversation: List[int] = []
     leaks: List[str] = []
-    refused = unanswered = 0
+    refused = refused_early = unanswered = 0
     started = time.monotonic()
     for n in tqdm(range(attempts), desc="guesses", unit="guess"):
         order_id = rng.choice(DEMO_ORDER_IDS) if n % 4 == 0 else str(rng.randint(10000, 99999))
@@ -58,6 +58,8 @@ def guess(stack: Stack, repository: OrderRepository, attempts: int, seed: int) -
             leaks += disclosed(order, replies)
         if LOCKED in " ".join(m.get("text") or "" for m in replies).lower():
             refused += 1
+            # before the conversation's limit: the order was locked (5 an hour)
+            refused_early += in_conversation < MAX_FAILURES_PER_CONVERSATION
             per_conversation.append(in_conversation)
             sender, in_conversation = f"guess-{uuid.uuid4().hex[:10]}", 0
     return {
@@ -66,6 +68,7 @@ def guess(stack: Stack, repository: OrderRepository, attempts: int, seed: int) -
         "disclosures": len(leaks),
         "leaked": leaks[:10],
         "refused": refused,
+        "refused_early": refused_early,
         "unanswered": unanswered,
         "conversations": len(per_conversation) + (in_conversation > 0),
         "max_attempts_per_conversation": max(per_conversation, default=in_conversation),
@@ -94,6 +97,15 @@ def one_order_from_many_conversations(stack: Stack, repository: OrderRepository)
     }
 
 
+def locked_orders(stack: Stack) -> int:
+    """How many demo orders refuse even their owner now."""
+    locked = 0
+    for order_id in DEMO_ORDER_IDS:
+        replies = say(stack, f"owner-{uuid.uuid4().hex[:10]}", f"where is order {order_id}")
+        locked += LOCKED in " ".join(m.get("text") or "" for m in replies).lower()
+    return locked
+
+
 def report(results: Dict, one_order: Dict, command: str) -> str:
     return "\n".join([
         "# Guessing order numbers",
@@ -106,14 +118,18 @@ def report(results: Dict, one_order: Dict, command: str) -> str:
         f"| guesses (order number + random e-mail address) | {results['attempts']} | 1,000 |",
         f"| order facts disclosed | **{results['disclosures']}** | 0 |",
         f"| replies refusing further attempts | {results['refused']} | |",
+        f"| ... of which before the conversation's third guess (the order was locked) | "
+        f"{results['refused_early']} | |",
         f"| conversations used | {results['conversations']} | |",
         f"| most guesses one conversation got | {results['max_attempts_per_conversation']} | "
         f"{MAX_FAILURES_PER_CONVERSATION} |",
         f"| median guesses per conversation | {results['median_attempts_per_conversation']} | |",
         f"| guesses without any reply | {results['unanswered']} | 0 |",
+        f"| demo orders that refuse even their owner afterwards (for an hour) | "
+        f"{results['locked_orders']} of {len(DEMO_ORDER_IDS)} | |",
         f"| wall time | {results['seconds']:.0f} s | |",
         "",
-        f"One order ({one_order['order']}) tried from {MAX_FAILURES_PER_ORDER + 2} conversations "
+        f"First, one order ({one_order['order']}) tried from {MAX_FAILURES_PER_ORDER + 2} conversations "
         f"with wrong addresses: refused from conversation {one_order['refused_from_conversation']} on "
         f"(limit {MAX_FAILURES_PER_ORDER} per hour); afterwards its owner, with the right address, "
         f"was {'refused' if one_order['owner_refused'] else 'NOT refused'} and saw "
@@ -136,8 +152,10 @@ def main() -> None:
         env = base_env(DATABASE_URL=url, MODEL_SERVER_URL="http://127.0.0.1:9/v1",
                        KNOWLEDGE_INDEX_PATH=f"{workdir}/knowledge_index.json")
         with Stack(Path(workdir), env=env) as stack:
-            results = guess(stack, repository, args.attempts, args.seed)
+            # first, while no order has failures yet
             one_order = one_order_from_many_conversations(stack, repository)
+            results = guess(stack, repository, args.attempts, args.seed)
+            results["locked_orders"] = locked_orders(stack)
     command = f".venv/rasa/bin/python -m benchmarks.guessing.guess_orders --attempts {args.attempts}"
     text = report(results, one_order, command)
     args.out.write_text(text)
