@@ -213,7 +213,10 @@ class OrderFormValidation(FormValidationAction, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         # an address anywhere in the form ("10002, jane@example.com"); while
-        # the address is asked, any answer, so that validation can reply
+        # the address is asked, any answer, so that validation can reply; not
+        # a message a digression rule already answered ("why do you need it?")
+        if answered_since_user_spoke(tracker.events, self.form_name()):
+            return {}
         text = tracker.latest_message.get("text") or ""
         if verification.find_email(text):
             return {"order_email": text}
@@ -255,7 +258,7 @@ class OrderFormValidation(FormValidationAction, ABC):
         # digits the user typed, so that validation can say what is wrong.
         if tracker.get_slot("requested_slot") != "order_id":
             return {}
-        if names_an_order(tracker):
+        if names_an_order(tracker) or answered_since_user_spoke(tracker.events, self.form_name()):
             return {}
         digits = malformed_order_number(tracker.latest_message.get("text") or "")
         return {"order_id": digits} if digits else {}

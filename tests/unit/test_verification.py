@@ -262,3 +262,16 @@ def test_the_protected_slots_are_the_domains_verification_slots(domain):
 
     assert VERIFICATION_SLOTS <= set(domain["slots"])
     assert all(not domain["slots"][slot]["influence_conversation"] for slot in VERIFICATION_SLOTS)
+
+
+async def test_a_question_a_rule_answered_is_not_taken_for_an_address(database_url, dispatcher, domain):
+    # "why do you need my email?" was answered by the fallback; the form runs again to ask
+    message = user_message("why do you need my email?", "nlu_fallback")
+    tracker = load_tracker("order_status_form_asked", latest_message=message,
+                           slots={"order_id": "10002", "requested_slot": "order_email"})
+    tracker.events += [
+        {"event": "action", "name": "action_llm_fallback"},
+        {"event": "bot", "text": "We ask to check that the order is yours."},
+        {"event": "action", "name": "order_status_form"},
+    ]
+    assert await ValidateOrderStatusForm().extract_order_email(dispatcher, tracker, domain) == {}
