@@ -209,13 +209,21 @@ class OrderFormValidation(FormValidationAction, ABC):
             tracker.add_slots([SlotSet("order_id", None)])
         return await super().run(dispatcher, tracker, domain)
 
+    def _answered_by_a_rule(self, tracker: Tracker) -> bool:
+        """The form was asking, and a digression rule answered the latest
+        message: the form runs again only to ask its question. (A form that
+        another action started for this message, e.g. action_email_without_order,
+        reads it.)"""
+        asking = state_before_latest_message(tracker.events).active_loop == self.form_name()
+        return asking and answered_since_user_spoke(tracker.events, self.form_name())
+
     async def extract_order_email(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         # an address anywhere in the form ("10002, jane@example.com"); while
         # the address is asked, any answer, so that validation can reply; not
         # a message a digression rule already answered ("why do you need it?")
-        if answered_since_user_spoke(tracker.events, self.form_name()):
+        if self._answered_by_a_rule(tracker):
             return {}
         text = tracker.latest_message.get("text") or ""
         if verification.find_email(text):
@@ -258,7 +266,7 @@ class OrderFormValidation(FormValidationAction, ABC):
         # digits the user typed, so that validation can say what is wrong.
         if tracker.get_slot("requested_slot") != "order_id":
             return {}
-        if names_an_order(tracker) or answered_since_user_spoke(tracker.events, self.form_name()):
+        if names_an_order(tracker) or self._answered_by_a_rule(tracker):
             return {}
         digits = malformed_order_number(tracker.latest_message.get("text") or "")
         return {"order_id": digits} if digits else {}

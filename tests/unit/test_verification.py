@@ -275,3 +275,18 @@ async def test_a_question_a_rule_answered_is_not_taken_for_an_address(database_u
         {"event": "action", "name": "order_status_form"},
     ]
     assert await ValidateOrderStatusForm().extract_order_email(dispatcher, tracker, domain) == {}
+
+
+async def test_a_form_another_action_started_reads_the_address(database_url, dispatcher, domain):
+    # "where is order 10002? my email is ...": action_email_without_order started the form
+    text = "where is order 10002? my email is customer10002@example.com"
+    message = user_message(text, "give_email", order_id="10002")
+    tracker = load_tracker("order_status_form_completed", latest_message=message, slots={"verified_orders": []})
+    tracker.events += [
+        {"event": "user", "text": text, "parse_data": message},
+        {"event": "action", "name": "action_email_without_order"},
+        {"event": "action", "name": "order_status_form"},
+        {"event": "active_loop", "name": "order_status_form"},
+    ]
+    extracted = await ValidateOrderStatusForm().extract_order_email(dispatcher, tracker, domain)
+    assert extracted == {"order_email": text}
