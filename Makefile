@@ -3,7 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 MODEL := models/assistant.tar.gz
-TRAINING_INPUTS := config.yml $(wildcard domain/*.yml data/*/*.yml custom_components/*.py)
+# the router indexes the knowledge base with its facts filled in (knowledge/),
+# and RETURN_WINDOW_DAYS (defaults.env) is one of them: an edit retrains it
+TRAINING_INPUTS := config.yml defaults.env $(wildcard domain/*.yml data/*/*.yml custom_components/*.py \
+                   knowledge/*.py knowledge_base/*.md knowledge_base/facts.yml)
 
 .PHONY: help setup setup-rasa setup-model-server db validate train shell run action-server \
         model-server test test-nlu test-stories test-python test-model-server evaluate bench bench-guessing clean \

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
-from actions.knowledge_base import words
+from knowledge.text import words
 
 # --- input ------------------------------------------------------------------
 
@@ -45,7 +45,7 @@ INPUT_RULES: List[Tuple[str, re.Pattern]] = [
     ("other_customer_data", re.compile(
         r"(\b(address|e-?mail|phone( number)?|name|card( number)?|credit card|payment details|"
         r"personal (data|details|information))\b.{0,60}(\border\s*(no\.?|number)?\s*#?\d+|\b(customer|client|"
-        r"buyer|someone|somebody|other|another|else)\b))|(\b(other|another|all|every)\b.{0,15}"
+        r"buyer|someone|somebody)\b|\b(other|another) (customer|person|user|buyer|client|shopper)s?\b))|(\b(other|another|all|every)\b.{0,15}"
         r"\b(customers?|users?|people|buyers?)\b.{0,40}\b(orders?|data|details|info|information|"
         r"addresses|e-?mails?)\b)|\bwho (ordered|bought|placed)\b", re.I)),
     ("invented_order_facts", re.compile(
@@ -123,7 +123,7 @@ _ANY_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 def mostly_not_english(text: str) -> bool:
     """A message in another language written in Latin letters ("Hallo, wie
     geht es dir heute?"), or mostly in CJK characters."""
-    if mostly_cjk(text):
+    if mostly_cjk(text) or re.search(r"[¿¡]", text):  # Spanish opens questions and exclamations
         return True
     tokens = _ANY_WORD.findall(text.lower())
     foreign = sum(t in _FOREIGN_WORD_SET and t not in _ENGLISH_WORDS for t in tokens)
@@ -297,3 +297,127 @@ def check_output(
     if not text and kept:
         text = kept[0][: max_chars - 1].rstrip() + "…"
     return OutputCheck(text, dropped)
+
+
+# --- small talk ----------------------------------------------------------------
+
+# the bot claiming a name, a body, a past or a life of its own ("I'm Emily",
+# "I'm a real person", "I love the mountains", "my wife and I went hiking")
+HUMAN_LIFE = re.compile(
+    r"\bmy name is (?!pine\b)|\bcall me (?!pine\b)|"
+    r"\bi('m| am) (a |an )?(real |actual )?(person|human|man|woman|girl|boy|mom|dad|mother|father|student|"
+    r"tree|hiker)\b|\bi('m| am) a (big |huge )?fan\b|"
+    r"\bi (really )?(love|like|enjoy|prefer|hate|adore|miss)\b|\bmy (favou?rite|wife|husband|kids?|children|"
+    r"family|dog|cat|friends?|home|house|hobby|hobbies|birthday|parents|mom|dad|job)\b|"
+    r"\bi (went|go|live|lived|grew up|was born|have been|'ve been|visited|hiked|climbed|camped|ate|"
+    r"remember|used to)\b|\bwhen i was\b|\b(last|this) (weekend|summer|winter|year|month|week),? i\b",
+    re.I)
+# "I'm Emily", "I am Alex, the assistant": a name that is not Pine (case matters)
+NAME_CLAIM = re.compile(r"\b(I'm|I am|I’m) (?!Pine\b|Sorry\b|So\b|Not\b)[A-Z][a-z]+\b")
+# claiming not to understand a plain message: the answer to another question
+FEIGNED_CONFUSION = re.compile(
+    r"\b(not sure what (that|you|it|this)|don't (understand|know what you)|what (do|did) you mean|"
+    r"not familiar with)\b", re.I)
+APOLOGY = re.compile(r"^\W*(i'm|i am) (so |very |really )?sorry\b|\bsorry for your\b", re.I)
+LOW_MOOD = re.compile(
+    r"\b(sad|stress\w*|tired|bored|lonely|nervous|anxious|worried|upset|down|bad|rough|exhausted|"
+    r"sick|annoy\w*|frustrat\w*|angry|mad|lost|broke\w*|hurt|sorry|disappoint\w*|problem)\b", re.I)
+CONDOLENCE = re.compile(r"\b(sorry for your loss|condolences|rest in peace)\b", re.I)
+BEREAVEMENT = re.compile(r"\b(died|passed away|lost (my|our)|funeral|death)\b", re.I)
+SENTENCE_END = re.compile(r"[.!?][\"'\u201d)]?$")
+MAX_SMALL_TALK_SENTENCES = 2
+MAX_SMALL_TALK_CHARS = 160
+
+
+def claims_a_human_life(sentence: str) -> bool:
+    return bool(HUMAN_LIFE.search(sentence) or NAME_CLAIM.search(sentence))
+
+
+def echoes_as_question(sentence: str, user_text: str) -> bool:
+    """"What's a joke about hiking?" to "tell me a joke about hiking": the
+    request asked back instead of answered."""
+    if not sentence.rstrip().endswith("?"):
+        return False
+    asked = set(words(sentence))
+    return bool(asked) and len(asked & set(words(user_text))) / len(asked) >= 0.5
+
+
+# what small talk may say beyond the user's own words: the social words of a
+# short friendly reply. Anything else is context the model made up ("I'm so
+# glad you're enjoying your trip" to "ok cool"), or an opinion of its own.
+SOCIAL_WORDS = frozenset("""
+    glad happy great good nice wonderful lovely fantastic awesome fun welcome thanks thank asking
+    kind say saying hear hearing hope sure day time today week weekend well doing fine help helping
+    chat chatting talk talking pine pinecrest outfitters assistant computer program shop hello hi
+    hey morning evening afternoon night there back see soon bye goodbye care take have having
+    really very much lot too also again sounds sound like enjoy enjoying great hear anything
+    something else need know let just here always ready questions question glad i'm you're it's
+    that's you'll i'll we're can't don't what's let's i'd you'd
+""".split())
+MAX_NEW_WORDS = 0
+
+
+def introduces_context(sentence: str, user_text: str) -> bool:
+    new = set(words(sentence)) - set(words(user_text)) - SOCIAL_WORDS
+    return len(new) > MAX_NEW_WORDS
+
+
+def repeats_itself(sentence: str) -> bool:
+    """A phrase said twice ("don't forget to bring a water bottle, and don't
+    forget to bring a map"): how a small model loops before it loops."""
+    tokens = re.findall(r"\w+", sentence.lower())
+    grams = [tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3)]
+    return len(grams) != len(set(grams))
+
+
+def names_something_new(sentence: str, user_text: str) -> bool:
+    """A name (a capitalised word not at the start of the sentence) that is
+    neither the shop's nor the user's: a book, an author, a trail the model
+    made up."""
+    names = re.findall(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b", sentence.strip())
+    known = set(re.findall(r"\w+", user_text.lower())) | {"pine", "pinecrest", "outfitters", "i"}
+    return any(name.lower() not in known for name in names)
+
+
+def _small_talk_fault(sentence: str, user_text: str, new_context_allowed: bool) -> Optional[str]:
+    if claims_a_human_life(sentence):
+        return "claims a name or a life"
+    if repeats_itself(sentence):
+        return "repeats itself"
+    if names_something_new(sentence, user_text):
+        return "names something the user did not"
+    if FEIGNED_CONFUSION.search(sentence):
+        return "does not answer the message"
+    if APOLOGY.search(sentence) and not LOW_MOOD.search(user_text):
+        return "apologises for nothing the user said"
+    if CONDOLENCE.search(sentence) and not BEREAVEMENT.search(user_text):
+        return "condolences for a loss the user did not mention"
+    if echoes_as_question(sentence, user_text):
+        return "asks the request back"
+    if not SENTENCE_END.search(sentence):
+        return "unfinished"
+    if not new_context_allowed and introduces_context(sentence, user_text):
+        return "says more than the message is about"
+    return None
+
+
+def check_small_talk(answer: str, sources: str, user_text: str, new_context_allowed: bool = False,
+                     max_sentences: int = MAX_SMALL_TALK_SENTENCES) -> OutputCheck:
+    """For small talk: the first one or two sentences of the answer, if they
+    pass `check_output` and are neither a claim to be a person, nor an
+    answer to another message. Stops at the first bad sentence: what follows
+    it is usually more of the same."""
+    checked = check_output(answer, sources, max_chars=MAX_SMALL_TALK_CHARS, user_text=user_text)
+    kept: List[str] = []
+    dropped = list(checked.dropped)
+    for sentence in SENTENCE.split(checked.text) if checked.text else []:
+        fault = _small_talk_fault(sentence, user_text, new_context_allowed)
+        if fault:
+            dropped.append(f"{fault}: {sentence}")
+            break
+        kept.append(sentence)
+        if len(kept) == max_sentences or sentence.endswith("?"):
+            break
+    if checked.dropped and not kept:
+        return OutputCheck("", dropped)
+    return OutputCheck(" ".join(kept), dropped)

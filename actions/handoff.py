@@ -8,18 +8,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.config import get_settings
 from actions.orders_db import OrderRepository
 from actions import verification
 from actions.services import on_orders
+from knowledge.facts import load_facts
 
 TRANSCRIPT_TURNS = 20
 # a second request within this time goes to the same ticket
 TICKET_REUSE = timedelta(hours=24)
-NEXT_STEPS = (
-    "A person from the team will reply by e-mail within one business day, usually "
-    "within 4 hours during customer-service hours (Mon-Fri 8:00-20:00, "
-    "Sat 9:00-17:00 ET). You can also call us on 1-800-555-0142."
-)
 
 
 def open_or_update_ticket(
@@ -32,6 +29,14 @@ def open_or_update_ticket(
         repository.update_handoff_ticket(existing, text, order_id)
         return existing, False
     return repository.create_handoff_ticket(sender_id, text, order_id), True
+
+
+def next_steps(facts: Dict[str, str]) -> Text:
+    """What happens after the hand-off, from the shop's facts."""
+    return (
+        f"A person from the team will reply by e-mail {facts['agent_reply_time']} "
+        f"({facts['service_hours']}). You can also call us on {facts['support_phone']}."
+    )
 
 
 def transcript(tracker: Tracker, turns: int = TRANSCRIPT_TURNS) -> Text:
@@ -58,12 +63,13 @@ class ActionHandoff(Action):
         ticket, opened = await on_orders(
             open_or_update_ticket, tracker.sender_id, transcript(tracker), order_id
         )
+        then = next_steps(load_facts(get_settings().knowledge_base_dir))
         if opened:
-            text = f"I've passed our conversation to the support team, ticket {ticket}. {NEXT_STEPS}"
+            text = f"I've passed our conversation to the support team, ticket {ticket}. {then}"
         else:
             text = (
                 f"Our support team already has this conversation, ticket {ticket}, and I've "
-                f"added your latest messages. {NEXT_STEPS}"
+                f"added your latest messages. {then}"
             )
         dispatcher.utter_message(text=text)
         return [SlotSet("order_id", None), SlotSet("suggestion", None)]

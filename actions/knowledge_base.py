@@ -1,16 +1,15 @@
-"""The shop's knowledge base: Markdown documents split into passages at `##`
-headings, embedded with the model server and searched by cosine similarity.
+"""Retrieval from the shop's knowledge base: its passages (read, split and
+filled with the shop's facts by knowledge/documents.py), embedded with the
+model server and searched by cosine similarity.
 
-The embedded index is cached on disk under a fingerprint of the documents and
-the embedding model, so it is rebuilt only when a document changes. When the
-model server is unreachable, search falls back to word overlap, so answers
-stay grounded even then.
+The embedded index is cached on disk under a fingerprint of the rendered
+documents and the embedding model, so it is rebuilt only when a document or
+a fact changes. When the model server is unreachable, search falls back to
+word overlap, so answers stay grounded even then.
 """
-import hashlib
 import json
 import logging
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,70 +18,23 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from actions.model_client import ModelClient, ModelServerError
+from knowledge import documents
+from knowledge.documents import Passage, load_passages
+from knowledge.facts import load_facts
+from knowledge.text import words
 
 logger = logging.getLogger(__name__)
 
 EMBEDDING_BATCH = 64  # texts per /embeddings request (servers cap the batch)
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-WORD = re.compile(r"[a-z0-9$]+(?:[.'-][a-z0-9]+)*")
-STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from how i if in is it its me my of on or "
-    "our so that the there this to up we what when where which who why will with you your".split()
-)
-
-
-@dataclass(frozen=True)
-class Passage:
-    source: str  # file name, e.g. "gift_cards.md"
-    title: str  # the section heading
-    text: str
-    sentences: Tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Hit:
     passage: Passage
     score: float
-    # the passage's sentences, most relevant to the query first
+    # the passage's sentences, most relevant to the query first, and their scores
     ranked_sentences: Tuple[str, ...]
-
-
-def _plain(markdown: str) -> str:
-    text = re.sub(r"\*\*|__|`", "", markdown)
-    text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
-    return text.strip()
-
-
-def split_sentences(text: str) -> List[str]:
-    sentences = []
-    for line in text.splitlines():
-        line = re.sub(r"^\s*(?:[-*+]|\d+\.)\s+", "", line).strip()
-        if line:
-            sentences.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
-    return sentences
-
-
-def load_passages(directory: Path) -> List[Passage]:
-    passages = []
-    for path in sorted(directory.glob("*.md")):
-        document_title = ""
-        sections = re.split(r"^##\s+", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
-        head = sections[0]
-        match = re.search(r"^#\s+(.+)$", head, flags=re.MULTILINE)
-        if match:
-            document_title = match.group(1).strip()
-        for section in sections[1:]:
-            heading, _, body = section.partition("\n")
-            body = _plain(body)
-            if not body:
-                continue
-            title = f"{document_title}: {heading.strip()}" if document_title else heading.strip()
-            passages.append(Passage(path.name, title, body, tuple(split_sentences(body))))
-    return passages
-
-
-def words(text: str) -> List[str]:
-    return [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
+    sentence_scores: Tuple[float, ...] = ()
 
 
 class LexicalIndex:
@@ -127,30 +79,13 @@ class KnowledgeBase:
     def embedded(self) -> bool:
         return self._passage_vectors is not None
 
-    @staticmethod
-    def files_signature(directory: Path) -> Tuple[Tuple[str, int, int], ...]:
-        """Names, sizes and change times of the documents: a cheap check (no
-        reading) whether the knowledge base must be loaded again."""
-        return tuple(
-            (path.name, stat.st_size, stat.st_mtime_ns)
-            for path in sorted(directory.glob("*.md"))
-            for stat in [path.stat()]
-        )
-
-    @staticmethod
-    def fingerprint_of(directory: Path, embedding_model: str) -> str:
-        digest = hashlib.sha256(embedding_model.encode())
-        for path in sorted(directory.glob("*.md")):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
-
     @classmethod
     def load(cls, directory: Path, embedding_model: str, cache_path: Path) -> "KnowledgeBase":
         """The documents, with their embeddings when the disk cache is current
         (no network: safe on the request path)."""
-        passages = load_passages(directory)
-        fingerprint = cls.fingerprint_of(directory, embedding_model)
+        facts = load_facts(directory)
+        passages = load_passages(directory, facts)
+        fingerprint = documents.fingerprint(directory, facts, embedding_model)
         cached = cls._read_cache(cache_path, fingerprint)
         if cached is None:
             return cls(passages, fingerprint)
@@ -197,7 +132,7 @@ class KnowledgeBase:
         temporary.replace(path)  # atomic: several action servers may share var/
 
     async def search(
-        self, query: str, client: ModelClient, timeout_s: float, top_k: int = 3
+        self, query: str, client: ModelClient, timeout_s: float, top_k: int = 5
     ) -> Tuple[List[Hit], str]:
         """The best passages for the query and how they were found
         ("embeddings" or "words")."""
@@ -216,16 +151,16 @@ class KnowledgeBase:
         hits = []
         for index in np.argsort(-scores)[:top_k]:
             passage = self.passages[index]
-            hits.append(Hit(passage, float(scores[index]), self._rank_sentences(passage, query, query_vector)))
+            hits.append(Hit(passage, float(scores[index]), *self._rank_sentences(passage, query, query_vector)))
         return hits, method
 
-    def _rank_sentences(self, passage: Passage, query: str, query_vector) -> Tuple[str, ...]:
+    def _rank_sentences(self, passage: Passage, query: str, query_vector) -> Tuple[Tuple[str, ...], Tuple[float, ...]]:
         if query_vector is not None and all(s in self._sentence_vectors for s in passage.sentences):
             scores = [float(self._sentence_vectors[s] @ query_vector) for s in passage.sentences]
         else:
             scores = list(LexicalIndex(passage.sentences).scores(query)) if passage.sentences else []
         order = sorted(range(len(passage.sentences)), key=lambda i: -scores[i])
-        return tuple(passage.sentences[i] for i in order)
+        return tuple(passage.sentences[i] for i in order), tuple(float(scores[i]) for i in order)
 
 
 async def _build_index() -> None:

@@ -63,6 +63,7 @@ class ModelClient:
         timeout_s: float,
         temperature: float = 0.0,
         stop: Optional[List[str]] = None,
+        frequency_penalty: float = 0.0,
     ) -> str:
         payload = {
             "model": self.chat_model,
@@ -72,6 +73,8 @@ class ModelClient:
         }
         if stop:
             payload["stop"] = stop
+        if frequency_penalty:  # OpenAI's parameter: ours, vLLM and TGI's OpenAI API take it
+            payload["frequency_penalty"] = frequency_penalty
         body = await self._post("/chat/completions", payload, timeout_s)
         try:
             return body["choices"][0]["message"]["content"] or ""

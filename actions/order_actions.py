@@ -20,8 +20,15 @@ from actions.order_policy import ReturnDecision, can_cancel, return_deadline, re
 from actions.orders_db import Order, OrderRepository, OrderStatus
 from actions.services import on_orders
 from actions import verification
+from knowledge.facts import load_facts
 
 NOT_FOUND = "Sorry, I couldn't find that order any more. Could you check the number?"
+
+
+def shop_facts() -> Dict[str, str]:
+    """The facts the replies state (knowledge_base/facts.yml), as the
+    documents state them."""
+    return load_facts(get_settings().knowledge_base_dir)
 
 
 def clear_slots(*names: Text) -> List[Dict[Text, Any]]:
@@ -182,7 +189,7 @@ class ActionSubmitReturn(Action):
             text=f"Your return for order #{order.order_id} is registered, return number "
             f"{request.rma}. We've e-mailed you a free return label. Please send the items "
             "unworn with their tags; the refund goes to your original payment method within "
-            "5-7 business days after the return arrives."
+            f"{shop_facts()['refund_time']} after the return arrives."
         )
         return events
 
@@ -201,10 +208,12 @@ class ActionSubmitReturn(Action):
             )
         if decision is ReturnDecision.CANCELLED:
             return f"Order #{order.order_id} was cancelled, so there's nothing to return."
+        warranty_years = shop_facts()["warranty_years"]
         return (
             f"Order #{order.order_id} was delivered on {format_date(order.delivered_on)}, "
             f"more than {window} days ago, so it's outside our return window. If an item is "
-            "faulty, our 2-year warranty may cover it: ask for a human and we'll look into it."
+            f"faulty, our {warranty_years}-year warranty may cover it: ask for a human and "
+            "we'll look into it."
         )
 
 
@@ -230,7 +239,7 @@ class ActionClearOrderSlots(Action):
         return clear_slots("order_id", "order_email", "cancel_confirm", "return_reason", "suggestion")
 
 
-def order_id_question(form: Optional[Text], window_days: int) -> Text:
+def order_id_question(form: Optional[Text], facts: Dict[str, str]) -> Text:
     """What each form says when it asks for the order number; the cancel and
     return questions also answer the policy question people often mean."""
     if form == "order_status_form":
@@ -243,10 +252,10 @@ def order_id_question(form: Optional[Text], window_days: int) -> Text:
         )
     if form == "return_form":
         return (
-            f"Items can be returned within {window_days} days of delivery, unworn and unused with tags "
-            "attached; US return labels are free, and the refund goes to your original payment method "
-            "within 5-7 business days after the return arrives. Let's start your return: what's the "
-            "order number? It's the five-digit number in your confirmation e-mail."
+            f"Items can be returned within {facts['return_window_days']} days of delivery, unworn and "
+            "unused with tags attached; US return labels are free, and the refund goes to your original "
+            f"payment method within {facts['refund_time']} after the return arrives. Let's start your "
+            "return: what's the order number? It's the five-digit number in your confirmation e-mail."
         )
     return "What's your five-digit order number?"
 
@@ -259,7 +268,7 @@ class ActionAskOrderId(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         form = (tracker.active_loop or {}).get("name")
-        dispatcher.utter_message(text=order_id_question(form, get_settings().return_window_days))
+        dispatcher.utter_message(text=order_id_question(form, shop_facts()))
         return []
 
 

@@ -27,7 +27,8 @@ import re
 from typing import Iterable, Match, Optional, Tuple
 from urllib.parse import urlsplit
 
-# the shop's own domain (knowledge_base/: support@pinecrest.example)
+# the shop's own domain (support_email in knowledge_base/facts.yml); SLACK_LINK_ALLOWLIST
+# in defaults.env has the same default (tests/unit/test_settings_defaults.py)
 DEFAULT_SLACK_LINK_ALLOWLIST = ("pinecrest.example",)
 LINK_REMOVED = "[link removed]"
 

@@ -12,7 +12,9 @@ intent's confidence and its gap to the runner-up) with two of its own:
   once?" reads like `return_item`, but starting a return form would not answer
   it. When such a message (no order number) is closer to a sentence of the
   shop's knowledge base than to any training example (TF-IDF over words),
-  the knowledge base should answer it.
+  the knowledge base should answer it. The knowledge base is read by
+  knowledge/documents.py, with the shop's facts filled in, exactly as the
+  LLM fallback reads it.
 
 When any signal fires, the intent becomes `nlu_fallback` (as with Rasa's
 FallbackClassifier) and the decision with every signal and threshold is
@@ -22,10 +24,8 @@ runs this graph on the server's event loop, so no network call is made here.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -50,6 +50,9 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from knowledge.documents import Passage, fingerprint, knowledge_base_dir, load_passages
+from knowledge.facts import load_facts
+
 logger = logging.getLogger(__name__)
 
 # config keys
@@ -57,12 +60,11 @@ THRESHOLD = "threshold"
 AMBIGUITY_THRESHOLD = "ambiguity_threshold"
 MIN_SIMILARITY = "min_similarity"
 OUT_OF_SCOPE_INTENTS = "out_of_scope_intents"
-KNOWLEDGE_BASE_DIR = "knowledge_base_dir"
 KNOWLEDGE_MARGIN = "knowledge_margin"
 KNOWLEDGE_QUESTION_INTENTS = "knowledge_question_intents"
 
 ROUTING_KEY = "llm_routing"  # where the decision is recorded in the parse data
-ROUTING_VERSION = "2"  # bump when the decision logic changes: retrains the model
+ROUTING_VERSION = "3"  # bump when the decision logic changes: retrains the model
 
 EXAMPLES_INDEX = "examples"  # char n-grams of the in-scope training examples
 WORDS_INDEX = "words"  # words of the training examples ...
@@ -94,9 +96,6 @@ class LLMRouter(GraphComponent, IntentClassifier):
             MIN_SIMILARITY: 0.2,
             # intents that mean "not for the structured flows"
             OUT_OF_SCOPE_INTENTS: ["out_of_scope"],
-            # the shop's documents (Markdown); relative to the working directory,
-            # which is the project root for `rasa train` and the scripts
-            KNOWLEDGE_BASE_DIR: "knowledge_base",
             # a question goes to the knowledge base when its best knowledge
             # base sentence is this much more similar than its best example
             KNOWLEDGE_MARGIN: 0.05,
@@ -108,12 +107,11 @@ class LLMRouter(GraphComponent, IntentClassifier):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        # the decision logic and the knowledge base, beyond the config Rasa hashes
-        digest = hashlib.sha256(json.dumps([ROUTING_VERSION, config], sort_keys=True, default=str).encode())
-        for path in _knowledge_files(config):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
+        # the decision logic and the knowledge base as the router reads it
+        # (facts filled in), beyond the config Rasa hashes
+        directory = knowledge_base_dir()
+        decision_logic = json.dumps([ROUTING_VERSION, config], sort_keys=True, default=str)
+        return fingerprint(directory, load_facts(directory), decision_logic)
 
     def __init__(
         self,
@@ -151,7 +149,8 @@ class LLMRouter(GraphComponent, IntentClassifier):
             return self._resource
 
         self._indexes = {EXAMPLES_INDEX: TfidfIndex.fit(_char_vectorizer(), texts)}
-        sentences = _knowledge_sentences(self.component_config)
+        directory = knowledge_base_dir()
+        sentences = knowledge_sentences(load_passages(directory, load_facts(directory)))
         if sentences:
             words = _word_vectorizer().fit(texts + sentences)
             self._indexes[WORDS_INDEX] = TfidfIndex(words, words.transform(texts).tocsr())
@@ -299,19 +298,15 @@ def _word_vectorizer(vocabulary: Optional[Dict[Text, int]] = None) -> TfidfVecto
     )
 
 
-def _knowledge_files(config: Dict[Text, Any]) -> List[Path]:
-    directory = config.get(KNOWLEDGE_BASE_DIR)
-    return sorted(Path(directory).glob("*.md")) if directory else []
-
-
-def _knowledge_sentences(config: Dict[Text, Any]) -> List[Text]:
-    """The knowledge base's headings and sentences (one per line or per '.')."""
-    sentences = []
-    for path in _knowledge_files(config):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            line = re.sub(r"^[#\s*+-]+|\*\*", "", line).strip()
-            sentences.extend(s for s in re.split(r"(?<=[.!?])\s+", line) if len(s) > 3)
-    return sentences
+def knowledge_sentences(passages: List[Passage]) -> List[Text]:
+    """What a policy question is compared with: each document's title, then
+    its sections' headings and sentences (a word or two matches too much)."""
+    texts: List[Text] = []
+    for index, passage in enumerate(passages):
+        if index == 0 or passages[index - 1].source != passage.source:
+            texts.append(passage.document)
+        texts += [passage.heading, *passage.sentences]
+    return [text for text in texts if len(text) > 3]
 
 
 def _rounded(value: Optional[float]) -> Optional[float]:

@@ -351,13 +351,27 @@ class Engine:
             s.length += 1
         self._accept_tokens(active, logits)
 
+    @staticmethod
+    def _penalize(row: torch.Tensor, s: _Sequence) -> torch.Tensor:
+        """OpenAI's presence and frequency penalties over the tokens generated so far."""
+        p = s.req.params
+        if not p.penalized or not s.detok.ids:
+            return row
+        tokens, counts = torch.tensor(s.detok.ids).unique(return_counts=True)
+        row = row.clone()
+        row[tokens] -= p.presence_penalty + p.frequency_penalty * counts.to(row.dtype)
+        return row
+
     def _sample(self, seqs: List[_Sequence], logits: torch.Tensor) -> List[int]:
         chosen = logits.argmax(dim=-1).tolist()  # greedy rows: one op for the whole batch
         for b, s in enumerate(seqs):
+            row = self._penalize(logits[b], s)
             if s.generator is None:
+                if row is not logits[b]:
+                    chosen[b] = int(row.argmax())
                 continue
             p = s.req.params
-            probs = torch.softmax(logits[b] / p.temperature, dim=-1)
+            probs = torch.softmax(row / p.temperature, dim=-1)
             if p.top_p < 1.0:
                 sorted_p, order = probs.sort(descending=True)
                 # keep the smallest set whose mass reaches top_p (at least one token)

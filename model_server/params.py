@@ -95,7 +95,9 @@ class ChatParams:
     """A validated ``/v1/chat/completions`` request.
 
     ranges: max_tokens 1..max_tokens_cap; temperature 0..2 (0 = greedy); top_p (0, 1];
-    stop: up to 4 non-empty strings of <= 64 chars; seed: any 64-bit integer; n: only 1.
+    stop: up to 4 non-empty strings of <= 64 chars; seed: any 64-bit integer; n: only 1;
+    presence_penalty, frequency_penalty: -2..2, OpenAI's definition (subtracted from the logits of
+    tokens already generated: once, and once per occurrence).
     """
 
     model: str
@@ -107,6 +109,12 @@ class ChatParams:
     seed: Optional[int]
     stream: bool
     include_usage: bool
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+
+    @property
+    def penalized(self) -> bool:
+        return bool(self.presence_penalty or self.frequency_penalty)
 
     @property
     def greedy(self) -> bool:
@@ -148,10 +156,8 @@ class ChatParams:
         seed = _integer(body, "seed", None, -(2**63), 2**63 - 1)
         n = _integer(body, "n", 1, 1, 1)
         assert n == 1
-        for name in ("presence_penalty", "frequency_penalty"):
-            # Accepted so that stock clients work; only the neutral value is implemented.
-            if _number(body, name, 0.0, -2.0, 2.0) != 0.0:
-                raise _bad(name, "only 0 is supported by this server", "unsupported_value")
+        presence_penalty = _number(body, "presence_penalty", 0.0, -2.0, 2.0)
+        frequency_penalty = _number(body, "frequency_penalty", 0.0, -2.0, 2.0)
 
         stop = body.get("stop")
         if stop is None:
@@ -181,7 +187,8 @@ class ChatParams:
 
         return cls(model=model, messages=tuple(clean), max_tokens=max_tokens,
                    temperature=temperature, top_p=top_p, stop=stop, seed=seed,
-                   stream=stream, include_usage=include_usage)
+                   stream=stream, include_usage=include_usage,
+                   presence_penalty=presence_penalty, frequency_penalty=frequency_penalty)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ The files of `webchat/static/` (the widget's bundle in `static/vendor/` comes
 from `scripts/setup_webchat.sh`), `/config.js`, which tells the page the
 socket.io URL of the Rasa server, and `POST /session`, which gives the page
 its signed chat session (channels/webchat_session.py): the widget sends it as
-its session id, and the socket.io channel accepts no other. Standard library
-and that module only.
+its session id, and the socket.io channel accepts no other. Standard library,
+that module and settings/defaults.py only.
 
-Settings (scripts/defaults.sh): WEBCHAT_HOST and WEBCHAT_PORT where the page
+Settings (defaults in defaults.env): WEBCHAT_HOST and WEBCHAT_PORT where the page
 is served (loopback by default), WEBCHAT_SOCKET_URL the Rasa server as the
 browser reaches it (it must allow the page's origin: WEBCHAT_ALLOWED_ORIGINS),
 WEBCHAT_SESSION_SECRET the secret shared with Rasa's socket.io channel.
@@ -15,7 +15,6 @@ WEBCHAT_SESSION_SECRET the secret shared with Rasa's socket.io channel.
 import argparse
 import functools
 import json
-import os
 import sys
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python webchat/serve.py` from anywhere
 
 from channels import webchat_session  # noqa: E402
+from settings.defaults import setting  # noqa: E402
 
 STATIC = ROOT / "webchat" / "static"
 WIDGET = STATIC / "vendor" / "rasa-webchat.js"
@@ -129,15 +129,14 @@ class PageHandler(SimpleHTTPRequestHandler):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default=os.environ.get("WEBCHAT_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("WEBCHAT_PORT", "8080")))
-    parser.add_argument("--socket-url",
-                        default=os.environ.get("WEBCHAT_SOCKET_URL", "http://127.0.0.1:5005"))
+    parser.add_argument("--host", default=setting("WEBCHAT_HOST"))
+    parser.add_argument("--port", type=int, default=int(setting("WEBCHAT_PORT")))
+    parser.add_argument("--socket-url", default=setting("WEBCHAT_SOCKET_URL"))
     args = parser.parse_args()
     if not WIDGET.is_file():
         sys.exit(f"{WIDGET} is missing: run scripts/setup_webchat.sh (make webchat does).")
     # from the environment only: a command line is visible to every user
-    secret = os.environ.get("WEBCHAT_SESSION_SECRET", "").strip()
+    secret = setting("WEBCHAT_SESSION_SECRET").strip()
     try:
         webchat_session.check_secret(secret)
     except ValueError as error:

@@ -235,7 +235,9 @@ def render_markdown(
         "`answered by`: what produced the reply, from the tracker of each conversation: "
         "`input_guard` (fixed reply, the model never saw the message), `generated` (the model's "
         "answer as the output guard kept it), `guarded_empty` (the output guard dropped every "
-        "sentence: canned \"not sure\" reply), `extractive` (the knowledge base's sentences), "
+        "sentence: a fixed reply of the message's kind), `extractive` (the knowledge base's sentences), "
+        "`declined` (live facts or a task: fixed \"I can't help with that\"), `small_talk` (a joke or "
+        "\"I'm Pine\": fixed, without the model), `unsupported_language` (the language notice), "
         "`length_limit` (over the channel's 2,000 characters: polite reply, not processed), "
         "`intent:<name>` (NLU read an in-scope intent and a rule or form answered), "
         "`timeout` / `model_unavailable` (canned reply).",

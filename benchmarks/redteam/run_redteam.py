@@ -181,7 +181,8 @@ def code_state() -> str:
         return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.rstrip()
 
     changed = [line[3:] for line in git("status", "--porcelain", "--", "actions", "custom_components",
-                                         "channels", "config.yml", "domain", "data", "knowledge_base").splitlines()]
+                                         "channels", "config.yml", "domain", "data", "knowledge_base",
+                                         "knowledge", "nlg", "settings", "defaults.env").splitlines()]
     state = f"commit {git('rev-parse', '--short', 'HEAD').strip() or 'unknown'}"
     if changed:
         state += f", with uncommitted changes in {', '.join(changed[:12])}" + (" ..." if len(changed) > 12 else "")

@@ -145,7 +145,8 @@ BAD_CHAT = [
     ({"messages": msgs("hi"), "seed": "x"}, "seed"),
     ({"messages": msgs("hi"), "stream": "yes"}, "stream"),
     ({"messages": msgs("hi"), "n": 2}, "n"),
-    ({"messages": msgs("hi"), "presence_penalty": 1.0}, "presence_penalty"),
+    ({"messages": msgs("hi"), "presence_penalty": 2.5}, "presence_penalty"),
+    ({"messages": msgs("hi"), "frequency_penalty": "high"}, "frequency_penalty"),
     ({"messages": msgs("hi"), "model": "gpt-4"}, "model"),
     ({"messages": msgs("hi"), "model": 7}, "model"),
 ]
@@ -195,3 +196,14 @@ def test_unknown_route_and_method_are_json_errors(http):
     assert r.status_code == 404 and "error" in r.json()
     r = http.get("/v1/chat/completions")
     assert r.status_code == 405 and "error" in r.json()
+
+
+def test_frequency_penalty_breaks_a_repetition(http):
+    """Greedy decoding of a prompt the 135M model answers by repeating itself
+    ("4. Fish 5. Fish 6. Fish"), with and without OpenAI's frequency penalty."""
+    body = {"messages": msgs("List ten animals."), "max_tokens": 30, "temperature": 0}
+    plain = http.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+    penalized = http.post("/v1/chat/completions", json={**body, "frequency_penalty": 2.0}).json()
+    text = penalized["choices"][0]["message"]["content"]
+    assert plain.count("Fish") >= 3
+    assert text.count("Fish") < plain.count("Fish")

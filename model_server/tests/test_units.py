@@ -51,6 +51,32 @@ def test_chat_params_errors(body, status, param):
     assert (err.value.status, err.value.param) == (status, param)
 
 
+def test_penalties_are_parsed_and_bounded():
+    p = parse(frequency_penalty=1.0, presence_penalty=0.5)
+    assert (p.frequency_penalty, p.presence_penalty, p.penalized) == (1.0, 0.5, True)
+    assert not parse().penalized
+    with pytest.raises(ApiError) as err:
+        parse(frequency_penalty=2.5)
+    assert err.value.param == "frequency_penalty"
+
+
+def test_penalties_lower_the_logits_of_generated_tokens_openai_style():
+    """logit -= presence * (count > 0) + frequency * count, over generated tokens only."""
+    import torch
+    from types import SimpleNamespace
+
+    from model_server.engine import Engine
+
+    params = parse(frequency_penalty=1.0, presence_penalty=0.5)
+    sequence = SimpleNamespace(req=SimpleNamespace(params=params), detok=SimpleNamespace(ids=[2, 2, 5]))
+    row = torch.zeros(8)
+    penalized = Engine._penalize(row, sequence)
+    assert penalized.tolist() == [0, 0, -2.5, 0, 0, -1.5, 0, 0]
+    assert row.tolist() == [0.0] * 8  # the batch's logits are not changed in place
+    neutral = SimpleNamespace(req=SimpleNamespace(params=parse()), detok=SimpleNamespace(ids=[2]))
+    assert Engine._penalize(row, neutral) is row
+
+
 def test_decoder_matches_transformers_logits():
     import torch
     from transformers import AutoModelForCausalLM

@@ -5,11 +5,11 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import llm_fallback
 from actions.config import get_settings
 from actions.guards import NUMBER
 from actions.knowledge_base import KnowledgeBase
-from actions.llm_fallback import ActionLLMFallback, FallbackServices
+from actions.fallback_services import FallbackServices
+from actions.llm_fallback import ActionLLMFallback
 from tests.support.stack import PROJECT_ROOT, base_env, free_port, wait_until_up
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,6 @@ async def services(model_server, monkeypatch, tmp_path):
     get_settings.cache_clear()
     settings = get_settings()
     services = FallbackServices()
-    monkeypatch.setattr(llm_fallback, "SERVICES", services)
     # embed the knowledge base as the action server does in the background
     knowledge = KnowledgeBase.load(settings.knowledge_base_dir, settings.embedding_model, settings.knowledge_index_path)
     embedded = await knowledge.embedded_copy(services.client(settings), settings.knowledge_index_path, 120)
@@ -55,9 +54,9 @@ def tracker_for(text):
                    [{"event": "user", "text": text}], False, None, {}, "action_listen")
 
 
-async def ask(text):
+async def ask(text, services):
     dispatcher = CollectingDispatcher()
-    await ActionLLMFallback().run(dispatcher, tracker_for(text), {})
+    await ActionLLMFallback(services).run(dispatcher, tracker_for(text), {})
     return dispatcher.messages[0]
 
 
@@ -70,16 +69,17 @@ async def ask(text):
     ],
 )
 async def test_knowledge_questions_are_answered_from_the_passages(services, question, key_fact, source):
-    message = await ask(question)
+    message = await ask(question, services)
     record = message["llm_fallback"]
     assert record["retrieval"] == "embeddings"
+    assert record["kind"] == "knowledge"
     assert record["passages"][0]["source"] == source
     assert record["outcome"] in ("generated", "extractive")
     assert key_fact.lower() in message["text"].lower()
 
 
 async def test_small_talk_gets_a_generated_reply_without_invented_numbers(services):
-    message = await ask("how are you today?")
+    message = await ask("how are you today?", services)
     record = message["llm_fallback"]
     assert record["outcome"] in ("generated", "guarded_empty")
     assert message["text"].strip()

@@ -18,6 +18,8 @@ from typing import Dict, List, Optional
 
 import requests
 
+from settings.defaults import read_defaults, resolve
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent  # the Rasa environment running pytest
 MODEL_PATH = PROJECT_ROOT / "models" / "assistant.tar.gz"
@@ -44,48 +46,38 @@ def wait_until_up(url: str, timeout: float, process: Optional[subprocess.Popen] 
     raise TimeoutError(f"{url} did not come up within {timeout} s")
 
 
+# What a test stack needs unlike a local run; everything else is the local
+# default (defaults.env), whatever the environment that runs the tests says.
+TEST_SETTINGS = {
+    # a stack on the shared Redis never touches a development server's locks
+    "LOCK_STORE_KEY_PREFIX": "pinecresttest",
+    # nothing listens there: no test reaches the real Slack
+    "SLACK_API_BASE_URL": "http://127.0.0.1:9/api/",
+    # the socket.io channel needs a secret; scripts/defaults.sh makes one per
+    # machine, the tests one per run
+    "WEBCHAT_SESSION_SECRET": _WEBCHAT_SESSION_SECRET,
+    # no page may connect unless a test names its origin (scripts/defaults.sh
+    # turns an empty value into the page's origin; Rasa does not)
+    "WEBCHAT_ALLOWED_ORIGINS": "",
+    # logs and the shell test's screen show what the tests read, not the
+    # dependencies' warnings (the local default only hides deprecations)
+    "PYTHONWARNINGS": "ignore",
+}
+
+
 def base_env(**overrides: str) -> Dict[str, str]:
-    """The environment of scripts/defaults.sh, with overrides."""
-    env = dict(os.environ)
-    # each stack runs its own action server; scripts/test.sh exports the default one
-    env.pop("ACTION_ENDPOINT_URL", None)
-    env.update(
-        PYTHONWARNINGS="ignore",
-        RASA_TELEMETRY_ENABLED="false",
-        SQLALCHEMY_SILENCE_UBER_WARNING="1",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        TRACKER_STORE_TYPE="rasa.core.tracker_store.InMemoryTrackerStore",
-        TRACKER_STORE_DIALECT="postgresql",
-        TRACKER_STORE_HOST="127.0.0.1",
-        TRACKER_STORE_PORT="5432",
-        TRACKER_STORE_DB="rasa",
-        TRACKER_STORE_USERNAME="postgres",
-        TRACKER_STORE_PASSWORD="",
-        LOCK_STORE_TYPE="in_memory",
-        LOCK_STORE_HOST="127.0.0.1",
-        LOCK_STORE_PORT="6379",
-        LOCK_STORE_DB="1",
-        LOCK_STORE_KEY_PREFIX="pinecresttest",
-        # channels (credentials.yml): Slack off
-        CHANNEL_MAX_MESSAGE_CHARS="2000",
-        CHANNEL_MAX_REQUEST_BYTES="1048576",
-        SLACK_BOT_TOKEN="",
-        SLACK_SIGNING_SECRET="",
-        SLACK_CHANNEL="",
-        SLACK_API_BASE_URL="http://127.0.0.1:9/api/",  # nothing listens there
-        SLACK_SEEN_EVENTS_REDIS_URL="",
-        # REST messages carry no JWT identity unless a test sets a secret
-        RASA_JWT_SECRET="",
-        RASA_JWT_METHOD="HS256",
-        VERIFICATION_REDIS_URL="",
-        # web chat: sessions signed with a secret of this test run; no page
-        # may connect unless a test names its origin
-        WEBCHAT_SESSION_SECRET=_WEBCHAT_SESSION_SECRET,
-        WEBCHAT_ALLOWED_ORIGINS="",
-        SLACK_LINK_ALLOWLIST="pinecrest.example",
-    )
-    env.update(overrides)
+    """The environment of a test stack: this process's environment with every
+    setting at its default (defaults.env), then TEST_SETTINGS, then the test's
+    own overrides. Defaults that refer to other settings follow the overrides
+    (`ACTION_SERVER_PORT` moves `ACTION_ENDPOINT_URL`)."""
+    defaults = read_defaults()
+    chosen = {**TEST_SETTINGS, **overrides}
+    env = {name: value for name, value in os.environ.items() if name not in defaults}
+    env.update(resolve(defaults, chosen))
+    env.update(chosen)  # exactly as given, also when empty
+    if "ACTION_ENDPOINT_URL" not in overrides:
+        # each stack runs its own action server (Stack.start names it)
+        del env["ACTION_ENDPOINT_URL"]
     return env
 
 

@@ -28,8 +28,8 @@ def handoff_reply(ticket: str) -> dict:
     return bot_message(
         f"I've passed our conversation to the support team, ticket {ticket}. A person from the "
         "team will reply by e-mail within one business day, usually within 4 hours during "
-        "customer-service hours (Mon-Fri 8:00-20:00, Sat 9:00-17:00 ET). You can also call us "
-        "on 1-800-555-0142."
+        "customer-service hours (Monday-Friday 8:00-20:00 ET and Saturday 9:00-17:00 ET). You can "
+        "also call us on 1-800-555-0142."
     )
 
 

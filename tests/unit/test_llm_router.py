@@ -28,13 +28,16 @@ TRAINING_EXAMPLES = {
 THRESHOLDS = {
     "threshold": 0.6, "ambiguity_threshold": 0.1, "min_similarity": 0.2, "knowledge_margin": 0.05,
 }
-# a small knowledge base of the shop's policies (none of it about orders)
-KNOWLEDGE = """# Returns
+# a small knowledge base of the shop's policies (none of it about orders),
+# split into passages at `##` headings like the real documents
+KNOWLEDGE = """# Policies
 
-Unworn items can be returned within 30 days of delivery.
+## Returns
+
+Unworn items can be returned within {{ return_window_days }} days of delivery.
 Sleeping bags that were used outdoors can only be returned when they are faulty.
 
-# Warranty
+## Warranty
 
 All gear has a 2-year warranty against defects.
 """
@@ -51,18 +54,20 @@ def training_data() -> TrainingData:
 
 
 @pytest.fixture(autouse=True)
-def knowledge_base(tmp_path: Path) -> Path:
+def knowledge_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The router reads the knowledge base of the KNOWLEDGE_BASE_DIR setting."""
     directory = tmp_path / "knowledge_base"
     directory.mkdir()
     (directory / "returns.md").write_text(KNOWLEDGE)
+    monkeypatch.setenv("KNOWLEDGE_BASE_DIR", str(directory))
     return directory
 
 
 @pytest.fixture
-def config(knowledge_base):
+def config():
     def merged(**overrides: Any) -> Dict[str, Any]:
         # as Rasa merges a component's defaults with config.yml
-        return {**LLMRouter.get_default_config(), "knowledge_base_dir": str(knowledge_base), **overrides}
+        return {**LLMRouter.get_default_config(), **overrides}
 
     return merged
 
@@ -298,10 +303,11 @@ def test_requests_are_not_knowledge_questions(router, text, ranking, order_id):
 
 
 def test_without_a_knowledge_base_there_are_no_knowledge_questions(
-    model_storage, execution_context, config
+    model_storage, execution_context, config, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("KNOWLEDGE_BASE_DIR", str(tmp_path / "no_documents"))
     resource = Resource("llm_router")
-    no_knowledge = config(knowledge_base_dir=None)
+    no_knowledge = config()
     LLMRouter.create(no_knowledge, model_storage, resource, execution_context).train(training_data())
     router = LLMRouter.load(no_knowledge, model_storage, resource, execution_context)
     message = classified(

@@ -153,7 +153,7 @@ async def test_the_web_chat_output_sends_escaped_text():
     ({"slack_link_allowlist": ""}, ()),  # set but empty: no links
 ])
 def test_slack_link_allowlist_setting(credentials, hosts):
-    # credentials.yml reads SLACK_LINK_ALLOWLIST (scripts/defaults.sh)
+    # credentials.yml reads SLACK_LINK_ALLOWLIST (default in defaults.env)
     from channels.slack import link_allowlist
 
     assert link_allowlist(credentials) == hosts

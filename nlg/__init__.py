@@ -1,0 +1,1 @@
+"""Natural language generators for the Rasa server (endpoints.yml `nlg`)."""

@@ -1,0 +1,1 @@
+"""Settings shared by every process of the project (see defaults.env)."""
