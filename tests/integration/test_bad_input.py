@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from actions.formatting import format_date
-from actions.llm_fallback import CANNED_UNAVAILABLE, CJK_REPLY
+from actions.fallback_decision import CANNED_UNAVAILABLE, CJK_REPLY
 from actions.orders_db import demo_email
 from actions.verification import email_question, mismatch_reply
 from channels.limits import TOO_LONG_REPLY, UNREADABLE_REPLY

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from actions.forms import RETURN_REASONS
-from actions.llm_fallback import CANNED_UNAVAILABLE, CANNED_UNKNOWN
+from actions.fallback_decision import CANNED_UNAVAILABLE, CANNED_UNKNOWN
 from actions.orders_db import demo_email
 from actions.verification import LOCKED_REPLY
 from tests.conftest import PROJECT_ROOT
