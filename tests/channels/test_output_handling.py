@@ -45,9 +45,14 @@ MARKUP = ('Here is a picture <img src=x onerror=alert(1)>. Read [the guide](java
           'or <a href="javascript:alert(1)">this page</a>. Hey <!channel> and <!here>, ask <@U123>. '
           'Or see [the offer](https://evil.example/offer), https://evil.example/x and evil.example.')
 # the model's answer: a marker, what gets past the output guard, and MARKUP
-MARKER = "Huckleberry trails are lovely."
-MODEL_REPLY = (f"{MARKER} Read [our guide]*(javascript:alert(document.domain)) and see "
-               f"!*[logo]*(x) at evil.example today. {MARKUP}")
+MARKER = "Huckleberry trails are lovely"
+# the fallback keeps one sentence of a general answer: the markup is inside it
+MODEL_REPLY = (f"{MARKER}, says <img src=x onerror=alert(1)> the [guide](javascript:alert(1)) and "
+               '<a href="javascript:alert(1)">this page</a> for <!channel> and <@U123>, see '
+               "[our guide]*(javascript:alert(document.domain)), !*[logo]*(x) and "
+               f"[the offer](https://evil.example/offer) at evil.example today. {MARKUP}")
+# a general question: the model's answer is sent (a joke request gets a fixed joke)
+ASK_THE_MODEL = "any tips for my first hike?"
 SHOP = "pinecrest.example"
 MENTIONS = ("<!channel>", "<!here>", "<@U123>")
 
@@ -176,7 +181,7 @@ def push_bot_message(stack, conversation_id: str, channel: str, text: str) -> No
 
 def test_a_generated_answer_shows_in_the_web_chat_as_text(output_stack, chat, markup_model):
     asked = len(markup_model.prompts)
-    ask(chat, "Tell me a joke")
+    ask(chat, ASK_THE_MODEL)
 
     expect(chat.locator(BOT_MESSAGES).last).to_contain_text("Huckleberry", timeout=REPLY_TIMEOUT_MS)
     assert len(markup_model.prompts) > asked  # the model's answer, not a canned reply
@@ -245,7 +250,7 @@ def test_a_pushed_bot_message_reaches_slack_escaped(output_stack, fake_slack):
 
 
 def test_a_generated_answer_reaches_slack_escaped(output_stack, fake_slack, markup_model):
-    event = message_event("Ev-markup", "U-markup", "D-markup", "Tell me a joke", f"{time.time():.6f}")
+    event = message_event("Ev-markup", "U-markup", "D-markup", ASK_THE_MODEL, f"{time.time():.6f}")
     body = json.dumps(event).encode()
 
     response = requests.post(f"{output_stack.rasa_url}/webhooks/slack/webhook", data=body,
