@@ -10,10 +10,11 @@ TRAINING_INPUTS := config.yml defaults.env $(wildcard domain/*.yml data/*/*.yml 
 
 .PHONY: help setup setup-rasa setup-model-server db validate train shell run action-server \
         model-server test test-nlu test-stories test-python test-model-server evaluate bench bench-guessing clean \
-        setup-webchat webchat run-api test-channels redteam
+        setup-webchat webchat run-api test-channels redteam \
+        images cluster cluster-down cluster-status test-cluster validate-k8s bench-cluster
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 setup: setup-rasa setup-model-server db ## create both environments and the order database
@@ -86,5 +87,27 @@ bench-guessing: setup train ## 1,000 guessed order numbers with random e-mails: 
 redteam: setup train ## garak red-team run against REST, at most 20 min, not in CI (benchmarks/results/redteam.md)
 	@benchmarks/redteam/run_redteam.sh
 
-clean: ## remove trained models, results and the local database (keeps environments)
-	rm -rf models results var
+images: setup train setup-webchat ## build the container images of every tier (deploy/docker/)
+	@scripts/build_images.sh
+
+cluster: setup train setup-webchat ## build and deploy the Docker Swarm stack; load balancer on PINE_LB_HOST:PINE_LB_PORT (127.0.0.1:8088)
+	@scripts/cluster.sh up
+
+cluster-down: ## remove the stack and all it set up (REMOVE_IMAGES=1: the images too)
+	@scripts/cluster.sh down
+
+cluster-status: ## the stack's services and the load balancer's ready replicas
+	@scripts/cluster.sh status
+
+test-cluster: ## deploy the stack, run tests/cluster against it, remove it (the CI stage)
+	@scripts/test.sh cluster
+
+validate-k8s: ## render and validate the Kubernetes overlays offline (deploy/k8s/)
+	@scripts/setup_deploy_env.sh && scripts/validate_k8s.sh
+
+bench-cluster: ## memory and CPU of every tier of the running stack, idle and under load
+	@.venv/rasa/bin/python -m benchmarks.cluster_resources
+
+clean: ## remove trained models, results and the local database (keeps environments and a cluster's state)
+	rm -rf models results
+	find var -mindepth 1 -maxdepth 1 ! -name docker -exec rm -rf {} + 2>/dev/null || true

@@ -31,6 +31,9 @@ class Settings:
     return_window_days: int = _from("RETURN_WINDOW_DAYS")
     # OpenAI-compatible model server (ours, or vLLM/TGI at scale)
     model_server_url: str = _from("MODEL_SERVER_URL")
+    # where /embeddings goes: the model server unless the chat model's server
+    # serves only that model (vLLM, TGI)
+    embedding_server_url: str = _from("EMBEDDING_SERVER_URL")
     chat_model: str = _from("LLM_CHAT_MODEL")
     embedding_model: str = _from("LLM_EMBEDDING_MODEL")
     # the whole LLM fallback must answer within this many seconds; well below
@@ -56,6 +59,9 @@ READERS: Dict[str, Callable[[], Any]] = {
     "return_window_days": return_window_days,  # validated where the facts use it
     "knowledge_base_dir": knowledge_base_dir,
     "model_server_url": lambda: setting("MODEL_SERVER_URL").rstrip("/"),
+    "embedding_server_url": lambda: (
+        setting("EMBEDDING_SERVER_URL") or setting("MODEL_SERVER_URL")
+    ).rstrip("/"),
     "knowledge_index_path": lambda: PROJECT_ROOT / setting("KNOWLEDGE_INDEX_PATH"),
 }
 

@@ -42,9 +42,12 @@ class FallbackServices:
         self._last_attempt = -float("inf")
 
     def client(self, settings: Settings) -> ModelClient:
-        if self._client is None or self._client.base_url != settings.model_server_url:
+        if self._client is None or (self._client.base_url, self._client.embedding_url) != (
+            settings.model_server_url, settings.embedding_server_url
+        ):
             self._client = ModelClient(
-                settings.model_server_url, settings.chat_model, settings.embedding_model
+                settings.model_server_url, settings.chat_model, settings.embedding_model,
+                settings.embedding_server_url,
             )
         return self._client
 

@@ -167,7 +167,10 @@ async def _build_index() -> None:
     from actions.config import get_settings
 
     settings = get_settings()
-    client = ModelClient(settings.model_server_url, settings.chat_model, settings.embedding_model)
+    client = ModelClient(
+        settings.model_server_url, settings.chat_model, settings.embedding_model,
+        settings.embedding_server_url,
+    )
     knowledge = KnowledgeBase.load(settings.knowledge_base_dir, settings.embedding_model, settings.knowledge_index_path)
     if knowledge.embedded:
         print(f"knowledge index is current: {settings.knowledge_index_path}")

@@ -13,8 +13,12 @@ class ModelServerError(Exception):
 
 
 class ModelClient:
-    def __init__(self, base_url: str, chat_model: str, embedding_model: str) -> None:
+    def __init__(
+        self, base_url: str, chat_model: str, embedding_model: str, embedding_url: str = ""
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        # a chat-only server (vLLM serves one model) leaves embeddings to another
+        self.embedding_url = (embedding_url or base_url).rstrip("/")
         self.chat_model = chat_model
         self.embedding_model = embedding_model
         # one connection pool per event loop (tests run several loops)
@@ -33,10 +37,12 @@ class ModelClient:
             await session.close()
         self._sessions.clear()
 
-    async def _post(self, path: str, payload: Dict, timeout_s: float) -> Dict:
+    async def _post(
+        self, path: str, payload: Dict, timeout_s: float, base_url: Optional[str] = None
+    ) -> Dict:
         try:
             async with self._session().post(
-                f"{self.base_url}{path}",
+                f"{base_url or self.base_url}{path}",
                 json=payload,
                 # aiohttp rounds timeouts over `ceil_threshold` (5 s) up to the
                 # next whole second: up to a second past the caller's deadline
@@ -51,7 +57,8 @@ class ModelClient:
 
     async def embed(self, texts: List[str], timeout_s: float) -> List[List[float]]:
         body = await self._post(
-            "/embeddings", {"model": self.embedding_model, "input": texts}, timeout_s
+            "/embeddings", {"model": self.embedding_model, "input": texts}, timeout_s,
+            base_url=self.embedding_url,
         )
         data = sorted(body["data"], key=lambda item: item["index"])
         return [item["embedding"] for item in data]

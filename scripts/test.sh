@@ -8,7 +8,7 @@ export PROJECT_ROOT=$PWD
 # progress bars stay, but in CI's log one line a minute is enough
 if [[ -n ${CI:-} ]]; then export TQDM_MININTERVAL=60; fi
 
-all_stages=(setup validate train nlu stories python model-server evaluation)
+all_stages=(setup validate train nlu stories python model-server evaluation cluster)
 stages=("$@")
 (( ${#stages[@]} )) || stages=("${all_stages[@]}")
 mkdir -p results
@@ -16,6 +16,7 @@ mkdir -p results
 stage_setup() {
   scripts/setup_rasa_env.sh
   scripts/setup_model_server_env.sh
+  scripts/setup_deploy_env.sh  # kubectl + kubernetes-validate for tests/deploy
   scripts/setup_webchat.sh   # the chat widget from npm (tests/channels)
   scripts/setup_chromium.sh  # the browser of the web chat test
 }
@@ -54,7 +55,8 @@ stage_python() {
   trap 'kill "${model_server_pid:-}" 2>/dev/null || true' EXIT
   scripts/wait_for_http.sh "http://127.0.0.1:$port/health" 600
   CHANNEL_TESTS_MODEL_SERVER_URL="http://127.0.0.1:$port/v1" \
-    .venv/rasa/bin/python -m pytest tests -q -p no:cacheprovider --junitxml=results/pytest-rasa.xml
+    .venv/rasa/bin/python -m pytest tests -q -p no:cacheprovider --ignore=tests/cluster \
+      --junitxml=results/pytest-rasa.xml
 }
 
 stage_model_server() {
@@ -70,6 +72,16 @@ stage_evaluation() {
   # only the last held-out set in CI (the others: `make evaluate`), to keep CI short
   .venv/rasa/bin/python -m tests.evaluation.evaluate --sample "${EVAL_SAMPLE:-0}" --held-out held_out_3 \
     --out results/evaluation
+}
+
+stage_cluster() {
+  # the Docker Swarm stack for real (deploy/stack.yml): build the images,
+  # deploy, hold a conversation through the load balancer while replicas are
+  # killed (tests/cluster), then remove everything, also when a test fails
+  trap 'scripts/cluster.sh down' EXIT
+  scripts/cluster.sh up
+  .venv/rasa/bin/python -m pytest tests/cluster -q -p no:cacheprovider \
+    --junitxml=results/pytest-cluster.xml
 }
 
 passed=0; failed=0; summary=()

@@ -55,7 +55,11 @@ class PageHandler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.cache_control = "no-cache"
-        if urlsplit(self.path).path == "/config.js":
+        path = urlsplit(self.path).path
+        if path == "/health":  # for load balancers and orchestrators
+            self._send(200, "application/json", b'{"status": "ok"}\n')
+            return
+        if path == "/config.js":
             body = f"window.WEBCHAT_CONFIG = {json.dumps({'socketUrl': self.socket_url})};\n"
             self._send(200, "text/javascript; charset=utf-8", body.encode())
             return

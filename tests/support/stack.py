@@ -56,9 +56,9 @@ TEST_SETTINGS = {
     # the socket.io channel needs a secret; scripts/defaults.sh makes one per
     # machine, the tests one per run
     "WEBCHAT_SESSION_SECRET": _WEBCHAT_SESSION_SECRET,
-    # no page may connect unless a test names its origin (scripts/defaults.sh
-    # turns an empty value into the page's origin; Rasa does not)
-    "WEBCHAT_ALLOWED_ORIGINS": "",
+    # no page may connect unless a test names its origin: an origin no page
+    # has (an empty value would become the page's origin, settings/environment.py)
+    "WEBCHAT_ALLOWED_ORIGINS": "http://no-page.invalid",
     # logs and the shell test's screen show what the tests read, not the
     # dependencies' warnings (the local default only hides deprecations)
     "PYTHONWARNINGS": "ignore",

@@ -1,6 +1,7 @@
 """Every setting's default in one file, defaults.env, read alike by the
-scripts (scripts/defaults.sh), the action server (actions/config.py via
-settings/defaults.py) and the test stacks (tests/support/stack.py)."""
+scripts (scripts/defaults.sh, through settings/environment.py), the action
+server (actions/config.py via settings/defaults.py) and the test stacks
+(tests/support/stack.py)."""
 import os
 import subprocess
 from dataclasses import fields
@@ -18,8 +19,9 @@ from settings.defaults import (
     setting,
 )
 
-# computed by scripts/defaults.sh from an empty default
-COMPUTED_IN_THE_SHELL = {"WEBCHAT_SESSION_SECRET", "WEBCHAT_ALLOWED_ORIGINS"}
+# computed from an empty default (settings/environment.py, for the scripts
+# and plain Rasa commands alike), not by resolve()
+COMPUTED_FROM_EMPTY_DEFAULTS = {"WEBCHAT_SESSION_SECRET", "WEBCHAT_ALLOWED_ORIGINS"}
 
 
 # the parser -------------------------------------------------------------------
@@ -108,7 +110,7 @@ def shell_settings(**environment: str) -> dict:
 def test_the_scripts_read_the_file_as_python_does(environment):
     from_python = resolve(read_defaults(), environment)
     from_shell = shell_settings(**environment)
-    for name in COMPUTED_IN_THE_SHELL:
+    for name in COMPUTED_FROM_EMPTY_DEFAULTS:
         from_python.pop(name), from_shell.pop(name)
     assert from_shell == from_python
 
