@@ -24,8 +24,10 @@ from typing import Dict, List
 
 import requests
 
+from settings.defaults import setting
+
 DOCKER = "/usr/bin/docker"
-LB = "http://127.0.0.1:8088"
+LB = f"http://{setting('PINE_LB_HOST').replace('0.0.0.0', '127.0.0.1')}:{setting('PINE_LB_PORT')}"
 RESULTS = Path(__file__).parent / "results" / "cluster_resources.md"
 SCRIPT = [
     "hi", "where is my order?", "10002", "customer10002@example.com",

@@ -26,18 +26,24 @@ DEBIAN_BASE_IMAGE=${DEBIAN_BASE_IMAGE:-$DEBIAN_IMAGE}
 # pip wheel: from pip's cache when the environments were just installed
 wheels() {  # tier pip args...
   local tier=$1; shift
+  # the same requirements as last time: the wheels are there already
+  local stamp="var/wheels/$tier.$(echo "$*" | sha256sum | cut -c1-12).stamp" wanted
+  wanted=$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)
+  [[ -f $stamp && $(cat "$stamp") == "$wanted" ]] && return
   echo "==> wheels for $tier (var/wheels/$tier)"
   mkdir -p "var/wheels/$tier"
   # (this machine's extra package indexes warn about every package they lack)
   "$@" -w "var/wheels/$tier" 2> >(grep -v "^WARNING: Location" >&2) \
     || { echo "pip wheel failed for $tier" >&2; exit 1; }
+  echo "$wanted" > "$stamp"
 }
 
-build() {  # tier base-image
-  local tier=$1 started=$SECONDS
-  echo "==> pine/$tier:$IMAGE_TAG (from $2)"
+build() {  # tier base-image [docker build args...]
+  local tier=$1 base=$2 started=$SECONDS; shift 2
+  (( $# )) || set -- -t "pine/$tier:$IMAGE_TAG"
+  echo "==> pine/$tier:$IMAGE_TAG (from $base) $*"
   "$DOCKER" build --progress=plain --network host -f "deploy/docker/$tier.Dockerfile" \
-    --build-arg "BASE_IMAGE=$2" --label "$IMAGE_LABEL" -t "pine/$tier:$IMAGE_TAG" . \
+    --build-arg "BASE_IMAGE=$base" --label "$IMAGE_LABEL" "$@" . \
     > "var/docker/build-$tier.log" 2>&1 \
     || { tail -30 "var/docker/build-$tier.log" >&2; echo "build of $tier failed: var/docker/build-$tier.log" >&2; exit 1; }
   echo "    built in $((SECONDS - started)) s"
@@ -46,6 +52,10 @@ build() {  # tier base-image
 mkdir -p var/docker
 for tier in "${tiers[@]}"; do
   case $tier in
+    rasa-environment)
+      # the Rasa image without its model: only fills the build cache
+      wheels rasa .venv/rasa/bin/pip wheel -q -c requirements/rasa.lock.txt rasa rasa-sdk
+      build rasa "$RASA_BASE_IMAGE" --target environment ;;
     rasa)
       [[ -f models/assistant.tar.gz ]] || scripts/train.sh
       wheels rasa .venv/rasa/bin/pip wheel -q -c requirements/rasa.lock.txt rasa rasa-sdk
@@ -63,7 +73,7 @@ for tier in "${tiers[@]}"; do
       build webchat "$PYTHON311_BASE_IMAGE" ;;
     lb|postgres|redis)
       build "$tier" "$DEBIAN_BASE_IMAGE" ;;
-    *) echo "unknown tier: $tier (one of: ${TIERS[*]})" >&2; exit 2 ;;
+    *) echo "unknown tier: $tier (one of: ${TIERS[*]} rasa-environment)" >&2; exit 2 ;;
   esac
 done
 # the images a rebuild replaced (untagged, ours only)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cluster.sh up|down|status: the Docker Swarm stack of deploy/stack.yml on this
+# cluster.sh up|down|status|prepare: the Docker Swarm stack of deploy/stack.yml on this
 # machine (make cluster / make cluster-down). Both are idempotent.
 #
 #   up      installs Docker Engine (Debian's docker.io) if missing, starts it and
@@ -10,25 +10,30 @@
 #           secrets, the firewall rules, the swarm and the daemon if up started
 #           them, and the images too with REMOVE_IMAGES=1.
 #   status  the services, their replicas and the load balancer's view.
+#   prepare Docker and the images that need no trained model (CI starts it early).
 #
-# Settings: PINE_LB_HOST (default 127.0.0.1) and PINE_LB_PORT (8088): where the
-# load balancer listens; PINE_IMAGE_TAG (local); PINE_STACK (pine).
+# Settings (defaults.env, "the Docker Swarm stack"): PINE_LB_HOST and
+# PINE_LB_PORT, where the load balancer listens; PINE_PUBLIC_URL, the address
+# browsers open; PINE_IMAGE_TAG; PINE_STACK. deploy/stack.yml reads them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/docker_env.sh
+source scripts/docker_env.sh  # and scripts/defaults.sh
 
-STACK=${PINE_STACK:-pine}
-LB_HOST=${PINE_LB_HOST:-127.0.0.1}
-LB_PORT=${PINE_LB_PORT:-8088}
-export PINE_LB_PORT=$LB_PORT PINE_IMAGE_TAG=$IMAGE_TAG
-export PINE_PUBLIC_URL=${PINE_PUBLIC_URL:-http://$LB_HOST:$LB_PORT}
-[[ $LB_HOST == 127.0.0.1 ]] && export PINE_PUBLIC_URL_ALIAS=${PINE_PUBLIC_URL_ALIAS:-http://localhost:$LB_PORT}
+STACK=$PINE_STACK
+LB_HOST=$PINE_LB_HOST
+LB_PORT=$PINE_LB_PORT
+# on loopback, the page may also be opened as localhost
+PINE_PUBLIC_URL_ALIAS=""
+if [[ $LB_HOST == 127.0.0.1 ]]; then PINE_PUBLIC_URL_ALIAS=http://localhost:$LB_PORT; fi
+export PINE_PUBLIC_URL_ALIAS
 # what up changed on the machine, so that down undoes exactly that
 state=var/docker/cluster
 READY_TIMEOUT_S=${CLUSTER_READY_TIMEOUT_S:-900}
 FIREWALL_COMMENT="pine-cluster-$STACK"
 
 log() { echo "==> $*"; }
+# the load balancer as this machine reaches it
+lb_url() { echo "http://${LB_HOST/#0.0.0.0/127.0.0.1}:$LB_PORT"; }
 
 install_docker() {
   [[ -x $DOCKER ]] && return
@@ -89,8 +94,8 @@ restrict_port() {
 
 unrestrict_port() {
   local rule
-  iptables -t raw -S PREROUTING 2> /dev/null | grep -- "$FIREWALL_COMMENT" | sed 's/^-A /-D /' |
-    while read -r rule; do eval "iptables -t raw $rule"; done
+  { iptables -t raw -S PREROUTING 2> /dev/null || true; } | { grep -- "$FIREWALL_COMMENT" || true; } |
+    sed 's/^-A /-D /' | while read -r rule; do eval "iptables -t raw $rule"; done
 }
 
 # Images keep their tag when rebuilt, and `docker stack deploy` leaves a
@@ -126,7 +131,7 @@ wait_until_ready() {
   log "waiting for every replica and a ready one of every tier (up to $READY_TIMEOUT_S s)"
   while (( SECONDS < deadline )); do
     if ! converged; then sleep 5; continue; fi
-    health=$(curl -fsS --max-time 3 "http://127.0.0.1:$LB_PORT/health" 2> /dev/null || true)
+    health=$(curl -fsS --max-time 3 "$(lb_url)/health" 2> /dev/null || true)
     if [[ -n $health ]] && python3 - "$health" <<'PY'
 import json, sys
 ready = json.loads(sys.argv[1])["ready_replicas"]
@@ -140,6 +145,14 @@ PY
   echo "the stack was not ready within $READY_TIMEOUT_S s; last health: ${health:-none}" >&2
   "$DOCKER" stack ps "$STACK" --no-trunc >&2 || true
   exit 1
+}
+
+# Docker and the images that need no trained model: scripts/test.sh runs this
+# in the background while the other stages run
+prepare() {
+  install_docker
+  start_daemon
+  scripts/build_images.sh rasa-environment actions model webchat lb postgres redis
 }
 
 up() {
@@ -170,6 +183,8 @@ stack_gone() {
 }
 
 down() {
+  # the images live in the daemon's storage: start it (and stop it again) to remove them
+  if [[ -n ${REMOVE_IMAGES:-} && -x $DOCKER ]]; then start_daemon; fi
   if [[ ! -x $DOCKER ]] || ! "$DOCKER" info > /dev/null 2>&1; then
     unrestrict_port 2> /dev/null || true
     log "no Docker daemon runs: nothing to remove"; return
@@ -220,12 +235,13 @@ remove_daemon_traces() {
 
 status() {
   "$DOCKER" stack services "$STACK"
-  curl -fsS --max-time 3 "http://127.0.0.1:$LB_PORT/health" || echo "load balancer: not answering"
+  curl -fsS --max-time 3 "$(lb_url)/health" || echo "load balancer: not answering"
 }
 
 case ${1:-} in
+  prepare) prepare ;;
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|prepare" >&2; exit 2 ;;
 esac

@@ -74,11 +74,38 @@ stage_evaluation() {
     --out results/evaluation
 }
 
+# The cluster stage's slow part, Docker and the images that need no trained
+# model, runs in the background from the end of setup on: the other stages
+# mostly leave the second core idle. Its exit status lands in a file, since
+# the stages run in subshells, which cannot wait for it.
+cluster_prepare_pid=""
+cluster_prepare_status=results/cluster-prepare.status
+start_cluster_prepare() {
+  rm -f "$cluster_prepare_status"
+  ( scripts/cluster.sh prepare > results/cluster-prepare.log 2>&1; echo $? > "$cluster_prepare_status" ) &
+  cluster_prepare_pid=$!
+  echo "(cluster images: building in the background, log results/cluster-prepare.log)"
+}
+# whatever happens to the stages, never leave a build or a daemon behind
+finish_cluster_prepare() {
+  [[ -n $cluster_prepare_pid ]] || return 0
+  wait "$cluster_prepare_pid" 2> /dev/null || true
+  scripts/cluster.sh down > /dev/null 2>&1 || true
+}
+trap finish_cluster_prepare EXIT
+
 stage_cluster() {
   # the Docker Swarm stack for real (deploy/stack.yml): build the images,
   # deploy, hold a conversation through the load balancer while replicas are
   # killed (tests/cluster), then remove everything, also when a test fails
   trap 'scripts/cluster.sh down' EXIT
+  if [[ -n $cluster_prepare_pid ]]; then
+    local waited=0
+    while [[ ! -s $cluster_prepare_status ]] && (( waited < 1800 )); do sleep 5; waited=$((waited + 5)); done
+    if [[ $(cat "$cluster_prepare_status" 2> /dev/null) != 0 ]]; then
+      tail -30 results/cluster-prepare.log; echo "building the cluster's images failed" >&2; return 1
+    fi
+  fi
   scripts/cluster.sh up
   .venv/rasa/bin/python -m pytest tests/cluster -q -p no:cacheprovider \
     --junitxml=results/pytest-cluster.xml
@@ -99,6 +126,9 @@ for stage in "${stages[@]}"; do
     failed=$((failed + 1)); result=FAILED
   fi
   summary+=("$(printf '%-14s %-7s %4d s' "$stage" "$result" $(( $(date +%s) - start )))")
+  if [[ $stage == setup && $result == ok && " ${stages[*]} " == *" cluster "* ]]; then
+    start_cluster_prepare
+  fi
   # later stages need the environments and the model
   if [[ $result == FAILED && $stage =~ ^(setup|train)$ ]]; then break; fi
 done

@@ -2,7 +2,9 @@
 # the image: a replica is the same everywhere, and rolls back with its tag.
 # Build with scripts/build_images.sh, which fills var/wheels/rasa first.
 ARG BASE_IMAGE=python:3.10-slim-bookworm
-FROM ${BASE_IMAGE}
+# everything but the model: scripts/test.sh builds this stage while the model
+# trains (--target environment), so that only the model's layer is left
+FROM ${BASE_IMAGE} AS environment
 
 # wheels come from the build context (scripts/build_images.sh): the build needs
 # no package index, and the wheels never become a layer of the image
@@ -24,6 +26,8 @@ COPY knowledge_base knowledge_base
 COPY lock_stores lock_stores
 COPY nlg nlg
 COPY deploy/docker/entrypoint.sh deploy/docker/healthcheck.py deploy/docker/
+
+FROM environment
 COPY models/assistant.tar.gz models/
 RUN mkdir -p var && chown pine:pine var
 

@@ -19,13 +19,15 @@ from typing import Dict, List, Set, Tuple
 import pytest
 import requests
 
+from settings.defaults import setting
 from tests.channels.support.socketio_client import SocketIOClient
 
 pytestmark = pytest.mark.cluster
 
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
-STACK = os.environ.get("PINE_STACK", "pine")
-LB_URL = f"http://127.0.0.1:{os.environ.get('PINE_LB_PORT', '8088')}"
+STACK = setting("PINE_STACK")
+# the load balancer as this machine reaches it (0.0.0.0: every interface)
+LB_URL = f"http://{setting('PINE_LB_HOST').replace('0.0.0.0', '127.0.0.1')}:{setting('PINE_LB_PORT')}"
 REST = f"{LB_URL}/webhooks/rest/webhook"
 TRACKING_NUMBER_10002 = "1Z999AA10123456784"  # demo order 10002 (actions/orders_db.py)
 TIERS = ("rasa", "actions", "model", "webchat")
