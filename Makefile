@@ -11,7 +11,7 @@ TRAINING_INPUTS := config.yml defaults.env $(wildcard domain/*.yml data/*/*.yml 
 .PHONY: help setup setup-rasa setup-model-server db validate train shell run action-server \
         model-server test test-nlu test-stories test-python test-model-server evaluate bench bench-guessing clean \
         setup-webchat webchat run-api test-channels redteam \
-        images cluster cluster-down cluster-status test-cluster validate-k8s bench-cluster
+        images cluster cluster-down cluster-status test-cluster validate-k8s bench-cluster bench-load bench-faults
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -43,7 +43,7 @@ run: setup train ## serve REST (and the other channels) on 127.0.0.1:5005
 	@scripts/run_assistant.sh run
 
 action-server: setup-rasa db ## run only the action server on 127.0.0.1:5055
-	@source scripts/defaults.sh && SANIC_HOST=$$ACTION_SERVER_HOST .venv/rasa/bin/rasa run actions --actions actions --port $$ACTION_SERVER_PORT
+	@source scripts/defaults.sh && .venv/rasa/bin/python -m settings.time_budgets && SANIC_HOST=$$ACTION_SERVER_HOST .venv/rasa/bin/rasa run actions --actions actions --port $$ACTION_SERVER_PORT
 
 model-server: setup-model-server ## run only the model server on 127.0.0.1:8000
 	@source scripts/defaults.sh && .venv/llm/bin/python -m model_server --host $$MODEL_SERVER_HOST --port $$MODEL_SERVER_PORT
@@ -107,6 +107,12 @@ validate-k8s: ## render and validate the Kubernetes overlays offline (deploy/k8s
 
 bench-cluster: ## memory and CPU of every tier of the running stack, idle and under load
 	@.venv/rasa/bin/python -m benchmarks.cluster_resources
+
+bench-load: ## load test of the running stack: 1 vs 2 Rasa and model replicas, checker, Prometheus (benchmarks/results/load.md, ~20 min; SHORT=1: ~1 min)
+	@scripts/setup_load_env.sh && .venv/load/bin/python -m benchmarks.load.run_load $(if $(SHORT),--short)
+
+bench-faults: ## faults under load on the running stack: kills, pauses, Redis and PostgreSQL outages (benchmarks/results/faults.md, ~20 min; SHORT=1: one Rasa kill, as in CI; SCENARIOS="kill-model ...": some)
+	@scripts/setup_load_env.sh && .venv/load/bin/python -m benchmarks.faults.run_faults $(if $(SHORT),--short) $(SCENARIOS)
 
 clean: ## remove trained models, results and the local database (keeps environments and a cluster's state)
 	rm -rf models results

@@ -4,7 +4,7 @@ Rasa 3.6 hands any text to the NLU pipeline, which runs on the server's event
 loop: a 20,000-character message holds up every conversation for about ten
 seconds and a 100,000-character one for minutes. So each channel checks the
 text first and answers an over-long or unreadable message itself, without
-processing it, and the whole server refuses request bodies over a size limit
+processing it (channels.turns), and the whole server refuses request bodies over a size limit
 (Sanic answers 413).
 """
 import logging
@@ -63,25 +63,6 @@ def refusal(text: Any, max_chars: int) -> Optional[Text]:
     if len(text) > max_chars:
         return TOO_LONG_REPLY.format(length=len(text), limit=max_chars)
     return None
-
-
-def guarded(on_new_message: OnNewMessage, max_chars: int) -> OnNewMessage:
-    """Wraps Rasa's message handler: refused messages get the polite reply
-    on their own channel and never reach NLU or the tracker."""
-
-    async def handle(message: UserMessage) -> Any:
-        reply = refusal(message.text, max_chars)
-        if reply is None:
-            return await on_new_message(message)
-        length = len(message.text) if isinstance(message.text, str) else None
-        logger.warning(
-            "Refused a message from %s on %s (length %s) without processing it.",
-            message.sender_id, message.input_channel, length,
-        )
-        await message.output_channel.send_text_message(message.sender_id, reply)
-        return None
-
-    return handle
 
 
 def limit_request_size(blueprint: Blueprint, max_bytes: int) -> None:

@@ -37,7 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels import limits
+from channels import limits, turns
 from channels.identity import with_identity
 from channels.safe_output import DEFAULT_SLACK_LINK_ALLOWLIST, for_slack, parse_allowlist
 from channels.seen_events import RedisSeenEvents, SeenEvents
@@ -164,7 +164,7 @@ class SlackInput(slack.SlackInput):
                            channel or self.slack_channel, thread_id, self.proxy, self.link_allowlist)
 
     def blueprint(self, on_new_message: limits.OnNewMessage) -> Blueprint:
-        handle = limits.guarded(on_new_message, self.max_message_chars)
+        handle = turns.guarded(on_new_message, self.max_message_chars, self.name())
         slack_webhook = Blueprint("slack_webhook", __name__)
         limits.limit_request_size(slack_webhook, self.max_request_bytes)
 

@@ -36,7 +36,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.shared.exceptions import InvalidConfigException
 from sanic import Blueprint, response
 
-from channels import limits, webchat_session
+from channels import limits, turns, webchat_session
 from channels.identity import with_identity
 from channels.webchat_output import SafeSocketIOOutput
 
@@ -78,7 +78,7 @@ class SocketIOInput(socketio.SocketIOInput):
         return SafeSocketIOOutput(self.sio, self.bot_message_evt) if output is not None else None
 
     def blueprint(self, on_new_message: limits.OnNewMessage) -> Blueprint:
-        handle = limits.guarded(on_new_message, self.max_message_chars)
+        handle = turns.guarded(on_new_message, self.max_message_chars, self.name())
         blueprint = super().blueprint(handle)
         limits.limit_request_size(blueprint, self.max_request_bytes)
         sio = self.sio

@@ -54,11 +54,11 @@ for tier in "${tiers[@]}"; do
   case $tier in
     rasa-environment)
       # the Rasa image without its model: only fills the build cache
-      wheels rasa .venv/rasa/bin/pip wheel -q -c requirements/rasa.lock.txt rasa rasa-sdk
+      wheels rasa .venv/rasa/bin/pip wheel -q -r requirements/rasa-server.txt -c requirements/rasa.lock.txt
       build rasa "$RASA_BASE_IMAGE" --target environment ;;
     rasa)
       [[ -f models/assistant.tar.gz ]] || scripts/train.sh
-      wheels rasa .venv/rasa/bin/pip wheel -q -c requirements/rasa.lock.txt rasa rasa-sdk
+      wheels rasa .venv/rasa/bin/pip wheel -q -r requirements/rasa-server.txt -c requirements/rasa.lock.txt
       build rasa "$RASA_BASE_IMAGE" ;;
     actions)
       wheels actions .venv/rasa/bin/pip wheel -q -r requirements/actions.txt -c requirements/rasa.lock.txt

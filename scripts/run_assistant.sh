@@ -17,6 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# the time limits of a turn must nest (the Rasa server checks them too)
+.venv/rasa/bin/python -m settings.time_budgets
 .venv/rasa/bin/python -m actions.seed
 
 echo "==> action server on $ACTION_SERVER_HOST:$ACTION_SERVER_PORT (log: var/log/action-server.log)"

@@ -37,4 +37,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
 ENTRYPOINT ["deploy/docker/entrypoint.sh"]
 # the order database's schema and demo orders first (idempotent; retried while
 # the database starts), then the server
-CMD ["sh", "-c", "python3 -m actions.seed --wait 120 && exec python3 -m rasa_sdk --actions actions --port \"$ACTION_SERVER_PORT\""]
+CMD ["sh", "-c", "python3 -m settings.time_budgets && python3 -m actions.seed --wait 120 && exec python3 -m rasa_sdk --actions actions --port \"$ACTION_SERVER_PORT\""]

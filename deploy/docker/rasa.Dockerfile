@@ -9,10 +9,10 @@ FROM ${BASE_IMAGE} AS environment
 # wheels come from the build context (scripts/build_images.sh): the build needs
 # no package index, and the wheels never become a layer of the image
 RUN --mount=type=bind,source=var/wheels/rasa,target=/wheels \
-    --mount=type=bind,source=requirements/rasa.lock.txt,target=/tmp/rasa.lock.txt \
+    --mount=type=bind,source=requirements,target=/tmp/requirements \
     python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-index --find-links /wheels --no-cache-dir -q \
-      -c /tmp/rasa.lock.txt rasa rasa-sdk \
+      -r /tmp/requirements/rasa-server.txt -c /tmp/requirements/rasa.lock.txt \
  && useradd --uid 10001 --user-group --no-create-home --home-dir /app/var pine
 
 WORKDIR /app
@@ -25,6 +25,7 @@ COPY knowledge knowledge
 COPY knowledge_base knowledge_base
 COPY lock_stores lock_stores
 COPY nlg nlg
+COPY rasa_server rasa_server
 COPY deploy/docker/entrypoint.sh deploy/docker/healthcheck.py deploy/docker/
 
 FROM environment

@@ -9,7 +9,7 @@ import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.exceptions import InvalidConfigException
 
-from channels import limits
+from channels import limits, turns
 from channels.seen_events import RedisSeenEvents, SeenEvents
 from channels.slack import SlackInput
 from channels.socketio import valid_session_id
@@ -38,7 +38,7 @@ async def test_a_refused_message_is_answered_and_not_handled():
         handled.append(message)
 
     output = CollectingOutputChannel()
-    handle = limits.guarded(on_new_message, max_chars=10)
+    handle = turns.guarded(on_new_message, max_chars=10, channel="test")
 
     await handle(UserMessage("x" * 11, output, "u1"))
     await handle(UserMessage("short", output, "u1"))

@@ -60,6 +60,7 @@ def services(tmp_path_factory):
             KNOWLEDGE_INDEX_PATH=str(workdir / "knowledge_index.json"),
             MODEL_SERVER_URL=f"http://127.0.0.1:{model_port}/v1",
             LLM_DEADLINE_S="30",  # a loaded machine is slow; the answer is not what is tested
+            ACTION_SERVER_TIMEOUT_S="35", TICKET_LOCK_LIFETIME="60",  # which the limits must nest in
         )
         with Stack(workdir, env=env, rasa_args=["--enable-api", f"--auth-token={API_TOKEN}"]) as stack:
             yield stack
