@@ -5,9 +5,15 @@
 # keeps the addresses whose health check answers 2xx, and reloads nginx when
 # that set changes. A new replica gets traffic once its model is loaded; a dead
 # one stops getting it within a few seconds (nginx's own retry covers the gap).
+# A ready replica whose check only times out is busy, not dead (a Rasa server
+# answers its health check on the event loop that runs the turns): it keeps
+# its traffic for up to BUSY_CHECKS_ALLOWED checks in a row. Dropping it at
+# once made a saturated stack drop every Rasa replica and answer all with 503.
 set -euo pipefail
 state=/var/lib/pine-lb
 interval=${WATCH_INTERVAL_S:-2}
+busy_allowed=${BUSY_CHECKS_ALLOWED:-5}
+mkdir -p "$state/busy"
 # tier  service-name  port  health-path
 tiers=(
   "rasa    ${RASA_SERVICE:-rasa}       5005 /"
@@ -17,9 +23,21 @@ tiers=(
 )
 
 ready_addresses() {  # service port path
-  local address
+  local address status busy_file busy
   for address in $(getent ahostsv4 "$1" | awk '{print $1}' | sort -u); do
-    if curl -fsS -o /dev/null --max-time 2 "http://$address:$2$3"; then echo "$address"; fi
+    busy_file=$state/busy/$address
+    status=0
+    curl -fsS -o /dev/null --max-time 2 "http://$address:$2$3" 2> /dev/null || status=$?
+    if (( status == 0 )); then
+      echo 0 > "$busy_file"; echo "$address"
+    elif (( status == 28 )) && [[ -f $busy_file ]]; then
+      # was ready, now only slow (curl 28: timed out)
+      busy=$(( $(cat "$busy_file") + 1 ))
+      if (( busy <= busy_allowed )); then echo "$busy" > "$busy_file"; echo "$address"
+      else rm -f "$busy_file"; fi
+    else
+      rm -f "$busy_file"  # refused, an error status, or never ready: not ready
+    fi
   done
 }
 

@@ -1,8 +1,11 @@
 """channels.turns and channels.exactly_once: what a customer gets back from a
 turn whatever failed, and which stored reply a repeated message gets."""
 import pytest
+import redis
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
-from rasa.core.lock_store import LockError
+from rasa.core.lock_store import InMemoryLockStore, LockError
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 
 from channels import exactly_once, turns
@@ -135,3 +138,51 @@ def test_message_id_comes_from_metadata_then_the_header(metadata, headers, expec
 def test_a_message_id_that_is_not_a_short_string_is_refused(value):
     with pytest.raises(ValueError, match="message_id"):
         exactly_once.message_id({"message_id": value}, {})
+
+
+class ReleaseFailsLockStore(InMemoryLockStore):
+    """A lock store whose release fails, like Redis restarting mid-turn."""
+
+    def cleanup(self, conversation_id, ticket_number):
+        raise redis.exceptions.ConnectionError("Redis restarted")
+
+
+class StoringAgent:
+    """What handle_once uses of Rasa's agent: the lock and tracker stores and a
+    processor that stores the turn, as Rasa's does."""
+
+    def __init__(self, lock_store):
+        self.lock_store = lock_store
+        self.tracker_store = InMemoryTrackerStore(Domain.empty())
+        self.processor = self
+
+    def is_ready(self):
+        return True
+
+    async def handle_message(self, message):
+        tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
+        tracker.update(UserUttered(message.text, metadata=message.metadata))
+        tracker.update(BotUttered("Stored reply."))
+        await self.tracker_store.save(tracker)
+        await message.output_channel.send_text_message(message.sender_id, "Stored reply.")
+
+
+def keyed(text, key):
+    return UserMessage(text, CollectingOutputChannel(), "c1", metadata={"message_id": key})
+
+
+async def test_a_stored_turn_whose_lock_release_failed_keeps_its_real_reply():
+    agent = StoringAgent(ReleaseFailsLockStore())
+    message = keyed("hi", "k1")
+    assert await exactly_once.handle_once(agent, message, "k1") is turns.TurnOutcome.REPLIED
+    assert [m["text"] for m in message.output_channel.messages] == ["Stored reply."]
+
+
+async def test_a_repeat_is_answered_from_the_store_not_processed_again():
+    agent = StoringAgent(InMemoryLockStore())
+    await exactly_once.handle_once(agent, keyed("hi", "k1"), "k1")
+    again = keyed("hi", "k1")
+    assert await exactly_once.handle_once(agent, again, "k1") is turns.TurnOutcome.REPLAYED
+    assert [m["text"] for m in again.output_channel.messages] == ["Stored reply."]
+    tracker = await agent.tracker_store.retrieve("c1")
+    assert sum(isinstance(e, UserUttered) for e in tracker.events) == 1
