@@ -65,12 +65,14 @@ stage_model_server() {
 }
 
 stage_evaluation() {
-  # the LLM fallback through the real stack on the whole evaluation set (about
-  # 4 minutes; a small sample is too noisy to hold the targets to). EVAL_SAMPLE=N
-  # samples N knowledge questions for a quick look. `make evaluate` also updates
-  # the committed report in tests/evaluation/results.
-  # only the last held-out set in CI (the others: `make evaluate`), to keep CI short
-  .venv/rasa/bin/python -m tests.evaluation.evaluate --sample "${EVAL_SAMPLE:-0}" --held-out held_out_3 \
+  # the LLM fallback through the real stack on the whole evaluation set (a
+  # small sample is too noisy to hold the targets to), one customer at a
+  # time: batched decoding may pick another token now and then, and the
+  # targets hold for the committed report's conditions. EVAL_SAMPLE=N samples
+  # N knowledge questions for a quick look. The held-out sets, which have no
+  # target here, only in `make evaluate` (which also updates the committed
+  # report in tests/evaluation/results), to keep CI short.
+  .venv/rasa/bin/python -m tests.evaluation.evaluate --sample "${EVAL_SAMPLE:-0}" --held-out "" \
     --out results/evaluation
 }
 

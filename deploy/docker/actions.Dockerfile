@@ -16,6 +16,7 @@ COPY defaults.env ./
 COPY settings settings
 COPY scripts/defaults.sh scripts/
 COPY actions actions
+COPY rasa_sdk_plugins rasa_sdk_plugins
 # two standard-library modules the actions share with the Rasa server
 COPY channels/__init__.py channels/identity.py channels/
 COPY custom_components/__init__.py custom_components/order_numbers.py custom_components/

@@ -51,7 +51,8 @@ def conversation(token: str) -> str:
 def page_url(channel_stack, webchat_port, tmp_path_factory):
     """webchat/serve.py on the port the Rasa server allows (CORS)."""
     subprocess.run([str(PROJECT_ROOT / "scripts" / "setup_webchat.sh")], check=True)
-    log = open(tmp_path_factory.mktemp("webchat") / "webchat.log", "wb")
+    log_path = tmp_path_factory.mktemp("webchat") / "webchat.log"
+    log = open(log_path, "wb")
     server = subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "webchat" / "serve.py"), "--host", "127.0.0.1",
          "--port", str(webchat_port), "--socket-url", channel_stack.rasa_url],
@@ -60,7 +61,11 @@ def page_url(channel_stack, webchat_port, tmp_path_factory):
     )
     url = f"http://127.0.0.1:{webchat_port}/"
     try:
-        wait_until_up(url, 30, server)
+        try:
+            wait_until_up(url, 30, server)
+        except (RuntimeError, TimeoutError) as error:
+            log.flush()
+            raise RuntimeError(f"{error}; the page server said:\n{log_path.read_text()[-3000:]}")
         yield url
     finally:
         server.terminate()

@@ -10,7 +10,8 @@ HTTP API behind a token), then sends:
   * adversarial messages       -> attack success rate
   * every held-out NLU example -> how many in-scope messages the router
                                   sends to the fallback (via /model/parse)
-and measures the fallback latency with one user. Writes a Markdown report,
+and measures the fallback latency (with one user unless --concurrency says
+otherwise). Writes a Markdown report,
 JSON with every reply, and a plot to the output folder; exits 1 when a
 target is missed.
 
@@ -26,11 +27,13 @@ import subprocess
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List
 
 import requests
 import yaml
+from tqdm import tqdm
 
 from actions.fallback_decision import CANNED_UNAVAILABLE, CANNED_UNKNOWN, CJK_REPLY, LANGUAGE_REPLY
 from actions.guards import GUARD_REPLIES, NAME_CLAIM, SENTENCE, claims_a_human_life, repeats_itself, repeats_user
@@ -125,7 +128,26 @@ def percentile(values: List[float], q: float) -> float:
 HELD_OUT_SETS = ("held_out", "held_out_2", "held_out_3")
 
 
-def run(stack: Stack, token: str, sample: int, seed: int, held_out_sets=HELD_OUT_SETS) -> Dict:
+def converse(stack: Stack, token: str, kind: str, text: str) -> Dict:
+    """One message in a fresh conversation: the reply, the fallback's record
+    (None when NLU and rules answered) and the time it took."""
+    # the kind in the id, without spaces
+    sender = f"eval-{re.sub(r'[^a-z0-9]+', '-', kind.lower())}-{secrets.token_hex(4)}"
+    started = time.monotonic()
+    reply = bot_text(stack.say(sender, text, timeout=120))
+    elapsed = time.monotonic() - started
+    events = requests.get(
+        f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": token}, timeout=10
+    ).json()["events"]
+    record = next(
+        (e.get("metadata", {}).get("llm_fallback") for e in events
+         if e.get("event") == "bot" and e.get("metadata", {}).get("llm_fallback")), None
+    )
+    return {"kind": kind, "text": text, "reply": reply, "fallback": record, "seconds": round(elapsed, 2)}
+
+
+def run(stack: Stack, token: str, sample: int, seed: int, held_out_sets=HELD_OUT_SETS,
+        concurrency: int = 1) -> Dict:
     rng = random.Random(seed)
     knowledge = load_yaml("kb_questions.yml")["questions"]
     chitchat = load_yaml("chitchat.yml")["messages"]
@@ -134,26 +156,32 @@ def run(stack: Stack, token: str, sample: int, seed: int, held_out_sets=HELD_OUT
         knowledge = rng.sample(knowledge, min(sample, len(knowledge)))
         chitchat = rng.sample(chitchat, min(max(sample // 2, 1), len(chitchat)))
         adversarial = rng.sample(adversarial, min(max(sample // 2, 1), len(adversarial)))
+    held_out_sets = {
+        name: (load_yaml(f"{name}/kb_questions.yml")["questions"], load_yaml(f"{name}/smalltalk.yml")["messages"])
+        for name in held_out_sets
+    }
+
+    # every message, in the order the figures below read them; sent by
+    # `concurrency` customers at a time (each in its own conversation)
+    plan = [("knowledge", q["text"]) for q in knowledge] + [("chitchat", m["text"]) for m in chitchat]
+    for name, (questions, messages) in held_out_sets.items():
+        plan += [(f"{name} knowledge", q["text"]) for q in questions]
+        plan += [(f"{name} small talk", m["text"]) for m in messages]
+    plan += [(f"adversarial:{m['kind']}", m["text"]) for m in adversarial]
+    pool = ThreadPoolExecutor(max(concurrency, 1))
+    answers = pool.map(lambda job: converse(stack, token, *job), plan)
+    progress = tqdm(total=len(plan), desc="evaluation messages", unit="msg")
 
     rows, latencies = [], []
 
     def ask(kind: str, text: str) -> str:
-        # a fresh conversation per message; the kind in the id, without spaces
-        sender = f"eval-{re.sub(r'[^a-z0-9]+', '-', kind.lower())}-{secrets.token_hex(4)}"
-        started = time.monotonic()
-        reply = bot_text(stack.say(sender, text, timeout=60))
-        elapsed = time.monotonic() - started
-        events = requests.get(
-            f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": token}, timeout=10
-        ).json()["events"]
-        record = next(
-            (e.get("metadata", {}).get("llm_fallback") for e in events
-             if e.get("event") == "bot" and e.get("metadata", {}).get("llm_fallback")), None
-        )
-        if record is not None:
-            latencies.append(elapsed)
-        rows.append({"kind": kind, "text": text, "reply": reply, "fallback": record, "seconds": round(elapsed, 2)})
-        return reply
+        row = next(answers)
+        progress.update()
+        assert (row["kind"], row["text"]) == (kind, text), (row, kind, text)
+        if row["fallback"] is not None:
+            latencies.append(row["seconds"])
+        rows.append(row)
+        return row["reply"]
 
     def grounded_share(kind: str, questions: List[Dict]) -> float:
         grounded = 0
@@ -174,9 +202,7 @@ def run(stack: Stack, token: str, sample: int, seed: int, held_out_sets=HELD_OUT
     false_refusals = sum(refused_row(row) for row in rows)
     false_refusals += refusal_count("chitchat", chitchat)
     held_out = {}
-    for name in held_out_sets:
-        questions = load_yaml(f"{name}/kb_questions.yml")["questions"]
-        messages = load_yaml(f"{name}/smalltalk.yml")["messages"]
+    for name, (questions, messages) in held_out_sets.items():
         share = grounded_share(f"{name} knowledge", questions)
         refusals = sum(refused_row(row) for row in rows if row["kind"] == f"{name} knowledge")
         refusals += refusal_count(f"{name} small talk", messages)
@@ -192,6 +218,8 @@ def run(stack: Stack, token: str, sample: int, seed: int, held_out_sets=HELD_OUT
         reply = ask(f"adversarial:{message['kind']}", message["text"])
         rows[-1]["attack_succeeded"] = attack_succeeded(reply)
         attacks += rows[-1]["attack_succeeded"]
+    progress.close()
+    pool.shutdown()
 
     in_scope = held_out_examples()
     stolen = []
@@ -217,8 +245,14 @@ def run(stack: Stack, token: str, sample: int, seed: int, held_out_sets=HELD_OUT
     }
     counts = {"knowledge": len(knowledge), "chitchat": len(chitchat), "adversarial": len(adversarial),
 
-              "in_scope": len(in_scope), "fallback_turns_timed": len(latencies)}
+              "in_scope": len(in_scope), "fallback_turns_timed": len(latencies),
+              "concurrency": max(concurrency, 1)}
     return {"metrics": metrics, "counts": counts, "rows": rows, "stolen": stolen, "latencies": latencies}
+
+
+def users_label(counts: Dict) -> str:
+    concurrency = counts.get("concurrency", 1)
+    return "one user" if concurrency == 1 else f"{concurrency} users at a time"
 
 
 def misses(metrics: Dict) -> List[str]:
@@ -244,8 +278,9 @@ def write_report(result: Dict, out: Path, command: str) -> None:
     lines.append(f"| language notices (\"I can only help in English\"), not counted as refusals "
                  f"| {m['language_notice_rate']:.3f} | |")
     if m["latency_p50_s"] is not None:
-        lines.append(f"| fallback latency p50 (one user) | {m['latency_p50_s']:.2f} s | |")
-        lines.append(f"| fallback latency p95 (one user) | {m['latency_p95_s']:.2f} s | |")
+        users = users_label(result["counts"])
+        lines.append(f"| fallback latency p50 ({users}) | {m['latency_p50_s']:.2f} s | |")
+        lines.append(f"| fallback latency p95 ({users}) | {m['latency_p95_s']:.2f} s | |")
     for name, figures in m["held_out"].items():
         lines += [
             f"| {name}: knowledge questions with the key fact in the reply ({figures['knowledge']}) "
@@ -303,7 +338,7 @@ def plot(result: Dict, path: Path) -> None:
         right.axvline(m["latency_p50_s"], color="black", linestyle="--", label="p50")
         right.axvline(m["latency_p95_s"], color="red", linestyle="--", label="p95")
         right.legend()
-    right.set_title("Fallback latency, one user (s)")
+    right.set_title(f"Fallback latency, {users_label(result['counts'])} (s)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -312,6 +347,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=0, help="knowledge questions to sample (0 = all)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="customers sending at the same time (1: latency figures for one user)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "evaluation")
     parser.add_argument("--held-out", default=",".join(HELD_OUT_SETS),
                         help="held-out sets to report, comma-separated folder names (default: all)")
@@ -341,10 +378,12 @@ def main() -> int:
         # embed the knowledge base first, as `make run` users would after the first fallback
         subprocess.run([sys.executable, "-m", "actions.knowledge_base"], cwd=PROJECT_ROOT, env=env, check=True)
         with stack:
-            result = run(stack, token, args.sample, args.seed, [n for n in args.held_out.split(",") if n])
+            result = run(stack, token, args.sample, args.seed, [n for n in args.held_out.split(",") if n],
+                         args.concurrency)
     finally:
         stack.stop()
-    command = "make evaluate" + (f" SAMPLE={args.sample}" if args.sample else "")
+    command = "make evaluate" + (f" SAMPLE={args.sample}" if args.sample else "") + (
+        f" CONCURRENCY={args.concurrency}" if args.concurrency > 1 else "")
     write_report(result, args.out, command)
     print((args.out / "README.md").read_text())
     failed = misses(result["metrics"])

@@ -13,6 +13,7 @@ loses nothing, a hung action server costs its time limit and not Rasa's
 300 s, and /metrics counts it all. Limits that do not nest stop a server at
 start."""
 import json
+import re
 import secrets
 import subprocess
 import time
@@ -289,6 +290,29 @@ def test_metrics_count_the_turns_by_outcome(two_servers):
         assert float(line.split()[-1]) >= 1, line
     assert "pine_turn_seconds_bucket" in body
     assert 'pine_action_call_failures_total{reason="timeout"}' in body
+
+
+def test_the_action_server_counts_its_calls_by_action_and_outcome(two_servers):
+    (first, _), _ = two_servers
+    before = action_runs(first)
+    sender = f"scale-{secrets.token_hex(4)}"
+    assert reply_texts(post(first, sender, "where is my order 10002?", "m1"))
+    after = action_runs(first)
+    assert sum(after.values()) > sum(before.values()), (before, after)
+    assert {outcome for _, outcome in after} <= {"ok", "rejected", "not_found", "error"}
+    assert any(outcome == "ok" and count > before.get((action, outcome), 0)
+               for (action, outcome), count in after.items()), (before, after)
+
+
+def action_runs(stack) -> dict:
+    """pine_action_runs_total of a stack's action server, by (action, outcome)."""
+    body = requests.get(f"http://127.0.0.1:{stack.action_port}/metrics", timeout=10).text
+    runs = {}
+    for line in body.splitlines():
+        match = re.match(r'pine_action_runs_total\{action="([^"]+)",outcome="([^"]+)"\} (\S+)', line)
+        if match:
+            runs[(match[1], match[2])] = float(match[3])
+    return runs
 
 
 def test_limits_that_do_not_nest_stop_the_server_at_start():

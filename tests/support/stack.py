@@ -6,6 +6,7 @@ and stops them again. Logs go to files under the test's temporary folder so
 a failing test can show them.
 """
 import os
+import random
 import secrets
 import signal
 import socket
@@ -26,7 +27,26 @@ MODEL_PATH = PROJECT_ROOT / "models" / "assistant.tar.gz"
 _WEBCHAT_SESSION_SECRET = secrets.token_hex(32)
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10_000
+
+
 def free_port() -> int:
+    """A free loopback port below the kernel's ephemeral range: a port the
+    kernel hands out (bind to 0) can be taken by any outgoing connection
+    before the server meant for it starts, and a session-scoped port waits
+    a long time."""
+    first_ephemeral = 32768
+    if _EPHEMERAL_RANGE.is_file():
+        first_ephemeral = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(_LOWEST_PORT, max(first_ephemeral, _LOWEST_PORT + 1000))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
