@@ -11,7 +11,8 @@ TRAINING_INPUTS := config.yml defaults.env $(wildcard domain/*.yml data/*/*.yml 
 .PHONY: help setup setup-rasa setup-model-server db validate train shell run action-server \
         model-server test test-nlu test-stories test-python test-model-server evaluate bench bench-guessing clean \
         setup-webchat webchat run-api test-channels redteam \
-        images cluster cluster-down cluster-status test-cluster validate-k8s bench-cluster bench-load bench-faults
+        images cluster cluster-down cluster-status test-cluster validate-k8s bench-cluster bench-load bench-faults \
+        bench-clinc150
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -76,13 +77,20 @@ test-channels: train setup-webchat ## channel and security tests only (browser, 
 	@.venv/rasa/bin/python -m pytest tests/channels -q -p no:cacheprovider
 
 evaluate: setup train ## evaluate the LLM fallback on the whole set (updates tests/evaluation/results)
-	@source scripts/defaults.sh && .venv/rasa/bin/python -m tests.evaluation.evaluate --out tests/evaluation/results
+	@source scripts/defaults.sh && .venv/rasa/bin/python -m tests.evaluation.evaluate --out tests/evaluation/results \
+	  --sample $(or $(SAMPLE),0) --concurrency $(or $(CONCURRENCY),1)
 
 bench: setup-model-server ## model server benchmark (results in benchmarks/)
 	@.venv/llm/bin/python benchmarks/bench_model_server.py
 
 bench-guessing: setup train ## 1,000 guessed order numbers with random e-mails: disclosures and refusals (benchmarks/results/guessing.md)
 	@source scripts/defaults.sh && .venv/rasa/bin/python -m benchmarks.guessing.guess_orders
+
+bench-clinc150: setup-rasa ## CLINC150 in-scope accuracy and oos recall: our NLU pipeline vs stock Rasa (DATA=, OUT=; benchmarks/results/clinc150.md, ~25 min; INTENTS=, EPOCHS=: smaller)
+	@source scripts/defaults.sh && .venv/rasa/bin/python -m benchmarks.clinc150.run \
+	  --data $(or $(DATA),../shared/datasets/clinc150/data_train_val.json) \
+	  --out $(or $(OUT),benchmarks/results/clinc150.json) \
+	  $(if $(INTENTS),--intents $(INTENTS)) $(if $(EPOCHS),--epochs $(EPOCHS))
 
 redteam: setup train ## garak red-team run against REST, at most 20 min, not in CI (benchmarks/results/redteam.md)
 	@benchmarks/redteam/run_redteam.sh

@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 async def generate_all(engine, tokenizer, prompt_ids, max_tokens):
     from model_server.engine import GenerationRequest
+    from model_server.events import Delta, Finished
     from model_server.params import ChatParams
 
     params = ChatParams(model="m", messages=(), max_tokens=max_tokens, temperature=0.0, top_p=1.0,
@@ -39,9 +40,9 @@ async def generate_all(engine, tokenizer, prompt_ids, max_tokens):
         parts = []
         while True:
             event = await req.events.get()
-            if event[0] == "delta":
-                parts.append(event[1])
-            elif event[0] == "done":
+            if isinstance(event, Delta):
+                parts.append(event.text)
+            elif isinstance(event, Finished):
                 break
             else:
                 raise RuntimeError(event)

@@ -2,11 +2,8 @@
 
 One background thread runs :meth:`Engine._loop`. Nothing else touches the model or its KV cache.
 HTTP handlers only call :meth:`Engine.submit` (thread-safe, raises when the queue is full) and read
-their request's ``asyncio.Queue`` of events:
-
-    ("delta", text)                         -- new text, safe to show (never part of a stop string)
-    ("done", finish_reason, usage_dict)     -- "stop" (eos / stop string) or "length"
-    ("error", http_status, message)         -- deadline exceeded, engine failure, ...
+their request's ``asyncio.Queue`` of events (``events.py``): ``Delta(text)`` any number of times,
+then one ``Finished(reason, usage)`` or ``Failed(status, message)``.
 
 Each iteration of the loop (1) admits waiting requests into free slots and prefills their prompts
 (bounded by ``prefill_token_budget`` so running streams are not stalled for long), then (2) runs one
@@ -27,8 +24,10 @@ from typing import List, Optional, Sequence as Seq, Tuple
 
 import torch
 
+from .errors import ApiError
+from .events import Delta, Event, Failed, Finished
 from .llama import KVCache, Llama
-from .params import ApiError, ChatParams
+from .params import ChatParams
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ class Engine:
         self.waiting: collections.deque = collections.deque()
         self._cond = threading.Condition()
         self._prefixes: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
-        self._outbox: List[Tuple[GenerationRequest, tuple]] = []
+        self._outbox: List[Tuple[GenerationRequest, Event]] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
@@ -185,11 +184,11 @@ class Engine:
                 self.running, self.waiting = [], collections.deque()
             reason = "server shutting down" if self.failure is None else f"engine failed: {self.failure!r}"
             for req in doomed:
-                self._emit(req, ("error", 503 if self.failure is None else 500, reason))
+                self._emit(req, Failed(503 if self.failure is None else 500, reason))
             self._flush()
             self._update_gauges()
 
-    def _emit(self, req: GenerationRequest, event: tuple) -> None:
+    def _emit(self, req: GenerationRequest, event: Event) -> None:
         self._outbox.append((req, event))
 
     def _flush(self) -> None:
@@ -220,7 +219,7 @@ class Engine:
                 if req.cancelled:
                     self._count_cancel()
                 elif now > req.deadline:
-                    self._emit(req, ("error", 504, "request deadline exceeded while queued"))
+                    self._emit(req, Failed(504, "request deadline exceeded while queued"))
                 else:
                     keep.append(req)
             self.waiting = keep
@@ -231,7 +230,7 @@ class Engine:
                     self._count_cancel()
                 elif now > seq.req.deadline:
                     seq.finish_reason = "deadline"
-                    self._emit(seq.req, ("error", 504, "request deadline exceeded"))
+                    self._emit(seq.req, Failed(504, "request deadline exceeded"))
 
     def _count_cancel(self) -> None:
         if self.metrics:
@@ -407,13 +406,13 @@ class Engine:
             # Emit what is safe: all of it when finished, else hold back a possible stop prefix.
             upto = len(s.text) if s.finish_reason else len(s.text) - s.hold_back
             if upto > s.sent:
-                self._emit(s.req, ("delta", s.text[s.sent:upto]))
+                self._emit(s.req, Delta(s.text[s.sent:upto]))
                 s.sent = upto
             if s.finish_reason is not None:
                 usage = {"prompt_tokens": len(s.req.prompt_ids),
                          "completion_tokens": s.n_generated,
                          "total_tokens": len(s.req.prompt_ids) + s.n_generated}
-                self._emit(s.req, ("done", s.finish_reason, usage))
+                self._emit(s.req, Finished(s.finish_reason, usage))
                 latency = time.monotonic() - s.req.arrived
                 self._recent_latency = 0.8 * self._recent_latency + 0.2 * latency
 

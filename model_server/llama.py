@@ -127,16 +127,12 @@ class KVCache:
         self.k[:, slot, :, : k.shape[2]].copy_(k)
         self.v[:, slot, :, : v.shape[2]].copy_(v)
 
-    def nbytes(self) -> int:
-        return 0 if self.k is None else 2 * self.k.numel() * self.k.element_size()
-
 
 class Llama:
     """The decoder. Holds weights only; all per-sequence state is in :class:`KVCache`."""
 
     def __init__(self, shape: LlamaShape, state: Dict[str, torch.Tensor], dtype: str = "fp32"):
         self.shape = shape
-        self.dtype_name = dtype
         # int8 keeps activations in bf16; fp32 is the reference precision.
         self.dtype = torch.float32 if dtype == "fp32" else torch.bfloat16
         self.cache_dtype = torch.float32  # see forward(): attention runs in fp32

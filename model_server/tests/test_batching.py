@@ -26,10 +26,20 @@ def alone_and_batched(url: str, max_tokens: int):
 
 
 def test_fp32_batch_of_16_gives_identical_greedy_text(server):
+    """End to end, the real model: batched greedy answers are the answers computed alone."""
     alone, batched = alone_and_batched(server.url, 48)
     assert len(set(alone)) > 8, alone  # different prompts really give different answers
     mismatches = [(q, a, b) for q, a, b in zip(QUESTIONS, alone, batched) if a != b]
     assert not mismatches, mismatches
+
+
+def test_tiny_model_batched_answers_are_the_answers_alone(tiny_server):
+    """Slots, masks, prefix cache and retiring, with prompts of different lengths (batch 4 for 16
+    requests: sequences join and leave the running batch between steps)."""
+    s = tiny_server(max_batch_size=4, max_queue_size=16)
+    alone, batched = alone_and_batched(s.url, 16)
+    assert len(set(alone)) == len(QUESTIONS)
+    assert alone == batched
 
 
 def metric(url: str, name: str) -> float:
@@ -38,11 +48,12 @@ def metric(url: str, name: str) -> float:
     return float(m.group(1)) if m else 0.0
 
 
-def test_client_disconnect_frees_the_slot(server):
-    before = metric(server.url, "model_server_cancelled_total")
+def test_client_disconnect_frees_the_slot(tiny_server):
+    s = tiny_server(max_tokens_cap=2048, default_max_tokens=256)
+    before = metric(s.url, "model_server_cancelled_total")
     with httpx.Client(timeout=60) as client:
-        with client.stream("POST", server.url + "/v1/chat/completions",
-                           json=chat_body(QUESTIONS[6], max_tokens=500, stream=True)) as r:
+        with client.stream("POST", s.url + "/v1/chat/completions",
+                           json=chat_body(QUESTIONS[6], max_tokens=2000, stream=True)) as r:
             seen = 0
             for line in r.iter_lines():
                 seen += line.startswith("data: {")
@@ -50,11 +61,12 @@ def test_client_disconnect_frees_the_slot(server):
                     break  # leave while the sequence is still decoding
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if (metric(server.url, "model_server_cancelled_total") > before
-                and metric(server.url, "model_server_running_batch_size") == 0):
+        if (metric(s.url, "model_server_cancelled_total") > before
+                and metric(s.url, "model_server_running_batch_size") == 0):
             break
-        time.sleep(0.1)
-    assert metric(server.url, "model_server_cancelled_total") > before
-    assert metric(server.url, "model_server_running_batch_size") == 0
-    # Far fewer than 500 tokens were generated for it: the server answers others at once.
-    assert answer(server.url, QUESTIONS[7], 4)
+        time.sleep(0.05)
+    assert metric(s.url, "model_server_cancelled_total") > before
+    assert metric(s.url, "model_server_running_batch_size") == 0
+    # Far fewer than 2000 tokens were generated for it.
+    assert metric(s.url, "model_server_generated_tokens_total") < 1000
+    assert answer(s.url, QUESTIONS[7], 4)
