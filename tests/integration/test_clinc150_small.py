@@ -71,7 +71,10 @@ def test_the_small_benchmark_trains_parses_and_scores(tmp_path: Path):
             assert 0.0 <= system["oos_recall"] <= 1.0
         assert figures["oos_recall"] > 0.0  # the router catches some out-of-scope queries
         assert 0.0 <= figures["stock_rasa"]["threshold"] < 1.0
-        # DIET's ranking survives the router's nlu_fallback entry
-        assert figures["diet_ranking_matches_router_signals"] == n_in_scope + n_oos
+        # the router's second opinion on every message, measured on its own too
+        alone = figures["sentence_classifier_alone"]
+        assert (alone["n_in_scope"], alone["n_oos"]) == (n_in_scope, n_oos)
+        assert alone["in_scope_accuracy"] > 0.6, (split, alone)
     page = out.with_suffix(".md").read_text()
     assert "**Small run**" in page and "| val | **ours**" in page
+    assert "| val | the router's classifier alone" in page

@@ -8,9 +8,11 @@ from benchmarks.clinc150 import report
 from benchmarks.clinc150.run import evaluate
 
 
-def record(gold, predicted, diet, reasons=(), router_s=0.001, parse_s=0.02):
+def record(gold, predicted, diet, reasons=(), router_s=0.001, parse_s=0.02, sentence=None):
     ranking = [{"name": name, "confidence": confidence} for name, confidence in diet]
+    sentence_ranking = [{"name": name, "confidence": c} for name, c in (sentence or diet)]
     return {"gold": gold, "predicted": predicted, "ranking": ranking, "reasons": list(reasons),
+            "sentence_ranking": sentence_ranking,
             "signals": {"intent": diet[0][0]}, "router_s": router_s, "parse_s": parse_s}
 
 
@@ -18,7 +20,8 @@ RECORDS = [
     record("alarm", "alarm", [("alarm", 0.9), ("timer", 0.05)]),
     record("timer", "nlu_fallback", [("timer", 0.5), ("alarm", 0.3)], ["low_confidence"]),
     record("oos", "nlu_fallback", [("out_of_scope", 0.7), ("alarm", 0.1)], ["out_of_scope_intent"]),
-    record("oos", "alarm", [("alarm", 0.8), ("timer", 0.1)], router_s=0.009),
+    record("oos", "alarm", [("alarm", 0.8), ("timer", 0.1)], router_s=0.009,
+           sentence=[("out_of_scope", 0.6), ("alarm", 0.3)]),
 ]
 
 
@@ -31,7 +34,9 @@ def test_a_set_has_our_figures_stock_rasas_and_diet_alone():
     assert figures["stock_rasa"]["threshold"] == 0.6
     assert figures["diet_alone"]["in_scope_accuracy"] == 1.0 and figures["diet_alone"]["oos_recall"] == 0.5
     assert figures["routing_reasons"]["oos"] == {"out_of_scope_intent": 1}
-    assert figures["diet_ranking_matches_router_signals"] == 4
+    # the router's classifier alone: its top intent, here out_of_scope for the last one
+    assert figures["sentence_classifier_alone"]["in_scope_accuracy"] == 1.0
+    assert figures["sentence_classifier_alone"]["oos_recall"] == 1.0
     assert figures["router_ms"]["max"] == 9.0 and figures["parse_ms"]["p50"] == 20.0
 
 
@@ -96,3 +101,29 @@ def test_the_test_split_is_reported_when_there():
     page = report.markdown(with_test)
     assert "| test | **ours**" in page and "| test | in-scope accuracy |" in page
     assert "test:" in report.summary(with_test)
+
+
+def test_a_model_is_reused_only_for_the_data_and_config_it_was_trained_on(tmp_path):
+    from benchmarks.clinc150.run import MODEL_NAME, TRAINING_RECORD, reuse_problem
+
+    inputs = {"nlu.yml": "nlu", "config.yml": "config"}
+    assert "is not what this run would train on" in reuse_problem(tmp_path, inputs)
+    for name, text in inputs.items():
+        (tmp_path / name).write_text(text)
+    assert "train first" in reuse_problem(tmp_path, inputs)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / f"{MODEL_NAME}.tar.gz").write_bytes(b"model")
+    (tmp_path / TRAINING_RECORD).write_text('{"seconds": 12.5}')
+    assert reuse_problem(tmp_path, inputs) is None
+    assert "config.yml is not what" in reuse_problem(tmp_path, {**inputs, "config.yml": "other"})
+
+
+@pytest.mark.parametrize("flag, note", [
+    ("retrained_changed", "trained only the components whose settings changed"),
+    ("model_reused", "scored that model again"),
+])
+def test_a_training_time_from_an_earlier_run_says_so(flag, note):
+    earlier = results()
+    earlier["metadata"][flag] = True
+    assert note in report.markdown(earlier)
+    assert note not in report.markdown(results())

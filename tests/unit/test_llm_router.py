@@ -66,8 +66,13 @@ def knowledge_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def config():
     def merged(**overrides: Any) -> Dict[str, Any]:
-        # as Rasa merges a component's defaults with config.yml
-        return {**LLMRouter.get_default_config(), **overrides}
+        # as Rasa merges a component's defaults with config.yml; the routing
+        # rules are tested on the given ranking alone (no second opinion),
+        # the router's classifier at the end of this file; DIET-like
+        # thresholds, as the given rankings are DIET-like
+        return {
+            **LLMRouter.get_default_config(), **THRESHOLDS, "classifier_weight": 0.0, **overrides
+        }
 
     return merged
 
@@ -316,3 +321,110 @@ def test_without_a_knowledge_base_there_are_no_knowledge_questions(
     decision = router.route(message)
     assert decision["reasons"] == []
     assert (decision["signals"]["example_word_similarity"], decision["signals"]["knowledge_word_similarity"]) == (None, None)
+
+
+# the router's own classifier: a second opinion on the intent -----------------
+
+@pytest.fixture
+def second_opinion(model_storage, execution_context, config) -> LLMRouter:
+    """Trained with the classifier (the default config), loaded as Rasa loads it."""
+    with_classifier = config(classifier_weight=0.5)
+    resource = Resource("llm_router_with_classifier")
+    LLMRouter.create(with_classifier, model_storage, resource, execution_context).train(training_data())
+    return LLMRouter.load(with_classifier, model_storage, resource, execution_context)
+
+
+def test_the_classifier_is_on_by_default_and_persisted(model_storage, execution_context):
+    assert LLMRouter.get_default_config()["classifier_weight"] == 0.8
+    resource = Resource("llm_router")
+    LLMRouter.create(LLMRouter.get_default_config(), model_storage, resource, execution_context).train(
+        training_data()
+    )
+    with model_storage.read_from(resource) as directory:
+        assert {"classifier.intents.json", "classifier.weights.npy", "classifier.bias.npy"} <= {
+            path.name for path in directory.iterdir()
+        }
+
+
+def test_the_second_opinion_corrects_a_wrong_first_one(second_opinion):
+    # DIET would have said greet; the examples say order status
+    message = classified("has my order shipped yet?", [("greet", 0.55), ("check_order_status", 0.4)])
+    second_opinion.process([message])
+    decision = routing(message)
+    assert message.get(INTENT)["name"] == "check_order_status"
+    assert message.get(INTENT_RANKING_KEY)[0] == message.get(INTENT)
+    assert decision["signals"]["intent"] == "check_order_status"
+    assert decision["rankings"]["intent_classifier"][0] == {"name": "greet", "confidence": 0.55}
+    assert decision["rankings"]["sentence_classifier"][0]["name"] == "check_order_status"
+    # the confidence is the two opinions' average
+    sentence = {e["name"]: e["confidence"] for e in decision["rankings"]["sentence_classifier"]}
+    assert message.get(INTENT)["confidence"] == pytest.approx(
+        0.5 * 0.4 + 0.5 * sentence["check_order_status"], abs=1e-4
+    )
+
+
+def test_the_second_opinion_reads_dense_sentence_features(model_storage, execution_context, config):
+    """Trained with a dense featurizer's sentence features, the classifier
+    separates what the character n-grams alone cannot."""
+    import numpy as np
+    from rasa.shared.nlu.training_data.features import Features
+
+    def with_features(message: Message, intent_axis: int) -> Message:
+        vector = np.zeros((1, 4), dtype=np.float32)
+        vector[0, intent_axis] = 1.0
+        message.add_features(Features(vector, "sentence", TEXT, "sentence_embedding"))
+        return message
+
+    # the same words for both intents: only the dense feature tells them apart
+    examples = [with_features(Message(data={TEXT: "same words", INTENT: intent}), axis)
+                for intent, axis in (("greet", 0), ("cancel_order", 1)) for _ in range(5)]
+    resource = Resource("dense")
+    settings = config(classifier_weight=1.0)
+    LLMRouter.create(settings, model_storage, resource, execution_context).train(TrainingData(examples))
+    router = LLMRouter.load(settings, model_storage, resource, execution_context)
+    for axis, intent in ((0, "greet"), (1, "cancel_order")):
+        message = with_features(classified("same words", [("greet", 0.5), ("cancel_order", 0.5)]), axis)
+        router.process([message])
+        assert routing(message)["rankings"]["sentence_classifier"][0]["name"] == intent
+
+
+def test_features_unlike_the_trained_ones_leave_the_first_ranking(second_opinion, caplog):
+    import numpy as np
+    from rasa.shared.nlu.training_data.features import Features
+
+    message = classified("has my order shipped yet?", [("greet", 0.55), ("check_order_status", 0.4)])
+    message.add_features(Features(np.ones((1, 3), dtype=np.float32), "sentence", TEXT, "new"))
+    with caplog.at_level(logging.WARNING, logger="custom_components.llm_router"):
+        second_opinion.process([message])
+    assert "rankings" not in routing(message)
+    assert routing(message)["signals"]["intent"] == "greet"
+    assert "the intent classifier's ranking is used alone" in caplog.text
+
+
+def test_an_empty_message_gets_no_second_opinion(second_opinion):
+    message = classified("", [("greet", 0.4), ("cancel_order", 0.35)])
+    second_opinion.process([message])
+    assert "rankings" not in routing(message)
+    assert routing(message)["route"] == "llm"
+
+
+@pytest.mark.parametrize(
+    "ranking, probabilities, weight, length, expected",
+    [
+        # each opinion weighted; an intent missing from one counts 0 there; a tie by name
+        ([("a", 0.8), ("b", 0.2)], {"b": 0.6, "c": 0.4}, 0.5, 10, [("a", 0.4), ("b", 0.4), ("c", 0.2)]),
+        ([("a", 0.8), ("b", 0.2)], {"b": 1.0}, 0.25, 10, [("a", 0.6), ("b", 0.4)]),
+        # weight 1: the second opinion alone
+        ([("a", 0.9)], {"b": 0.7, "a": 0.3}, 1.0, 10, [("b", 0.7), ("a", 0.3)]),
+        # cut to the ranking length
+        ([("a", 0.5), ("b", 0.3), ("c", 0.2)], {}, 0.0, 2, [("a", 0.5), ("b", 0.3)]),
+    ],
+)
+def test_combined_ranking(ranking, probabilities, weight, length, expected):
+    from custom_components.llm_router import combined_ranking
+
+    first = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    combined = combined_ranking(first, probabilities, weight, length)
+    assert [(e["name"], pytest.approx(e["confidence"])) for e in combined] == [
+        (name, pytest.approx(confidence)) for name, confidence in expected
+    ]
