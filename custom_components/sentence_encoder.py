@@ -78,6 +78,7 @@ class SentenceEncoder:
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
+        self._controller = None  # threadpoolctl's, on the first call (_blas_controller)
 
     @classmethod
     def packaged(cls) -> "SentenceEncoder":
@@ -87,14 +88,22 @@ class SentenceEncoder:
         """(len(texts), dimension) float32, each row of unit length."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        from threadpoolctl import threadpool_limits
-
         # one BLAS thread: these products are small, and BLAS threads that
         # spin while TensorFlow (or the other messages) hold the cores make a
         # message ten times slower (a second thread for training's batches of
         # 64 was no faster here: 1.05 s a batch with either)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with self._blas_controller().limit(limits=1, user_api="blas"):
             return self._encode(texts, batch_size)
+
+    def _blas_controller(self):
+        """threadpoolctl's view of the loaded BLAS libraries, found once:
+        finding them walks every loaded library (2.5 ms a message with
+        TensorFlow loaded); limiting them afterwards takes 15 us."""
+        if self._controller is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._controller = ThreadpoolController()
+        return self._controller
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(list(texts))

@@ -81,7 +81,8 @@ def markdown(results: Dict[str, Any]) -> str:
         f"{holdout['per_intent']} per intent and {holdout['oos']} oos (seed {holdout['seed']}), "
         "on which stock Rasa's threshold is chosen. Pipeline: config.yml's, read at run time "
         f"({', '.join('`' + name.split('.')[-1] + '`' for name in metadata['pipeline'])}; "
-        f"DIET epochs {metadata['epochs']}; router {_config(metadata['router_config'])}).",
+        f"DIET {_config(metadata.get('diet_config') or {'epochs': metadata['epochs']})}; "
+        f"router {_config(metadata['router_config'])}).",
         "",
         "## Results",
         "",

@@ -143,6 +143,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "intents": len(dataset.intents(splits["train"])),
             "intent_order": "sorted by name; --intents N keeps the first N, all oos examples",
             "epochs": diet_epochs(config),
+            "diet_config": diet_config(config),
             "pipeline": [component["name"] for component in config["pipeline"]],
             "router_config": router_config(config),
             "holdout": {"per_intent": args.holdout_per_intent, "oos": args.holdout_oos, "seed": args.seed},
@@ -320,10 +321,16 @@ def evaluate(records: List[Dict[str, Any]], threshold: float) -> Dict[str, Any]:
 
 
 def diet_epochs(config: Dict[str, Any]) -> Optional[int]:
+    return diet_config(config).get("epochs")
+
+
+def diet_config(config: Dict[str, Any]) -> Dict[str, Any]:
+    """DIET's settings in the pipeline (the rest are Rasa's defaults): the
+    stock baseline's DIET is this one."""
     for component in config["pipeline"]:
         if component.get("name") == "DIETClassifier":
-            return component.get("epochs")
-    return None
+            return {key: value for key, value in component.items() if key != "name"}
+    return {}
 
 
 def router_config(config: Dict[str, Any]) -> Dict[str, Any]:

@@ -428,3 +428,28 @@ def test_combined_ranking(ranking, probabilities, weight, length, expected):
     assert [(e["name"], pytest.approx(e["confidence"])) for e in combined] == [
         (name, pytest.approx(confidence)) for name, confidence in expected
     ]
+
+
+@pytest.mark.parametrize("vectorizer_name", ["_char_vectorizer", "_word_vectorizer"])
+def test_the_index_vectorizes_like_scikit_learn(vectorizer_name, tmp_path):
+    """TfidfIndex.vector skips scikit-learn's checks for speed, not its arithmetic."""
+    import numpy as np
+
+    from custom_components import llm_router
+
+    new_vectorizer = getattr(llm_router, vectorizer_name)
+    texts = [text for examples in TRAINING_EXAMPLES.values() for text in examples]
+    fitted = llm_router.TfidfIndex.fit(new_vectorizer(), texts)
+    fitted.save(tmp_path, "index")
+    loaded = llm_router.TfidfIndex.load(tmp_path, "index", new_vectorizer)
+    messages = [
+        "Where is my ORDER??", "order order order status", "cancel it, cancel it now",
+        "zzz qqq", "", "   ", "I'd like to return my boots & my tent (order 10001)",
+    ]
+    for index in (fitted, loaded):
+        for text in messages:
+            expected = fitted.vectorizer.transform([text]).astype(np.float32)
+            vector = index.vector(text)
+            assert vector.shape == expected.shape, text
+            assert vector.indices.tolist() == expected.indices.tolist(), text
+            np.testing.assert_allclose(vector.data, expected.data, rtol=1e-6, err_msg=text)
