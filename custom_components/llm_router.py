@@ -19,15 +19,16 @@ the runner-up) with its own:
   it, and "who pays return shipping from Canada?" reads like `shipping_info`,
   whose reply states the general rates. When such a message (no order number)
   is closer to a sentence of the shop's knowledge base than to any training
-  example (TF-IDF over words), the knowledge base should answer it. The knowledge base is read by
-  knowledge/documents.py, with the shop's facts filled in, exactly as the
-  LLM fallback reads it.
+  example (TF-IDF over words), the knowledge base should answer it. The
+  knowledge base is read by knowledge/documents.py, with the shop's facts
+  filled in, exactly as the LLM fallback reads it.
 
 When any signal fires, the intent becomes `nlu_fallback` (as with Rasa's
 FallbackClassifier) and the decision with every signal and threshold is
 recorded under `llm_routing` in the parse data, so that logs and evaluation
-show why. Everything is local and takes 2-4 ms (CLINC150, 150 intents): Rasa 3.6 runs
-this graph on the server's event loop, so no network call is made here.
+show why. Everything is local and takes 2-4 ms (CLINC150's 150 intents):
+Rasa 3.6 runs this graph on the server's event loop, so no network call is
+made here.
 """
 from __future__ import annotations
 
